@@ -1,0 +1,31 @@
+/**
+ * The extension point through which a tag provider (@fastkey/cache-tags) plugs into the engine.
+ * The engine stays free of tag semantics: it asks for a capture before a load, seals it with the
+ * final tags when it stores the result, and asks for a verdict on the recorded string when it reads.
+ */
+
+/** What a read decides about an entry given its recorded tag versions. */
+export type TagVerdict = 'valid' | 'stale' | 'invalid'
+
+/** Opaque state a provider keeps between `begin` and `seal` (e.g. versions read before the load). */
+export type TagCapture = unknown
+
+export interface TagProvider {
+  /**
+   * Called before the loader or handler runs. `tags` are given when known up front (service calls);
+   * routes whose tags depend on the response pass `undefined`. Rejecting makes the engine skip storing.
+   */
+  begin(tags: readonly string[] | undefined): Promise<TagCapture>
+  /**
+   * Called with the final tags when the result is about to be stored. Resolves the string the entry
+   * records, or `undefined` when an invalidation raced the load: the engine then does not store it.
+   */
+  seal(capture: TagCapture, tags: readonly string[]): Promise<string | undefined>
+  /**
+   * Called on every read of an entry that recorded tags. May answer synchronously (memoised versions)
+   * to keep the hit path free of a second round trip. A rejection counts as 'invalid' (fail safe).
+   */
+  check(recorded: string): TagVerdict | Promise<TagVerdict>
+  /** Released when the engine closes. */
+  close?(): Promise<void>
+}
