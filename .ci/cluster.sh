@@ -81,6 +81,13 @@ cluster_ok() {
   for p in $(ports); do node_ok "$p" || return 1; done
 }
 
+# A killed daemon can linger as a zombie until something reaps it; that counts as gone.
+alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ $state != Z* ]]
+}
+
 stop_cluster() {
   [ -d "$DIR" ] || return 0
   local f pid
@@ -91,7 +98,7 @@ stop_cluster() {
     if [ -n "$pid" ] && grep -q redis-server "/proc/$pid/comm" 2>/dev/null; then
       kill "$pid" 2>/dev/null || true
       for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
+        alive "$pid" || break
         sleep 0.1
       done
       kill -9 "$pid" 2>/dev/null || true
@@ -162,7 +169,11 @@ start_cluster() {
 
 case "${1:-}" in
 start) start_cluster ;;
-stop) stop_cluster ;;
+stop)
+  # Finish the clean-up even when the caller's process group is being terminated.
+  trap '' INT TERM HUP
+  stop_cluster
+  ;;
 status)
   if cluster_ok; then
     nodes_line
