@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { CircuitBreaker, type BreakerOptions } from './breaker.js'
+import { type BreakerOptions, CircuitBreaker } from './breaker.js'
 import { BUS_CLEAR, BUS_KEYS_CHANGED, Bus } from './bus.js'
-import { type CacheEntry, decodeEntry, encodeEntry, type Freshness, freshnessOf, storeTtlMs } from './entry.js'
+import {
+  type CacheEntry,
+  decodeEntry,
+  encodeEntry,
+  type Freshness,
+  freshnessOf,
+  storeTtlMs,
+} from './entry.js'
 import { errors } from './errors.js'
 import { CacheEmitter, type HitTier, type StoreOperation } from './events.js'
 import type { Fill, FlightResult, LeaderFill } from './flight.js'
@@ -78,10 +85,13 @@ export class Cache {
   readonly #wakers = new Map<string, Set<() => void>>()
   #closing = false
   #busStarted: Promise<void>
+  /** Bumped by every invalidation heard on the bus: a read that overlapped one is not kept in L1. */
+  #invalidations = 0
 
   constructor(options: CacheOptions = {}) {
     const fail = (what: string) => new errors.FST_CACHE_INVALID_OPTION(what)
-    if (typeof options !== 'object' || options === null) throw fail(`expected an object, got ${String(options)}`)
+    if (typeof options !== 'object' || options === null)
+      throw fail(`expected an object, got ${String(options)}`)
     rejectUnknownKeys(options, ENGINE_KEYS, fail)
     const { store, l1, breaker, tags, logger, ...policy } = options
     this.defaults = resolvePolicy(policy, DEFAULT_POLICY, fail)
@@ -96,11 +106,17 @@ export class Cache {
       if (this.events.has('circuit')) this.events.emit('circuit', { state })
     })
     this.#bus = new Bus(this.store, this.instanceId, {
-      reset: () => this.#l1?.clear(),
+      reset: () => {
+        this.#invalidations++
+        this.#l1?.clear()
+      },
       error: (error) => this.#storeFailed('bus', error),
     })
     this.#bus.on(BUS_KEYS_CHANGED, (payload, fromSelf) => this.#keysChanged(payload.split('\n'), fromSelf))
-    this.#bus.on(BUS_CLEAR, (_payload, fromSelf) => fromSelf || this.#l1?.clear())
+    this.#bus.on(BUS_CLEAR, (_payload, fromSelf) => {
+      this.#invalidations++
+      if (!fromSelf) this.#l1?.clear()
+    })
     this.#busStarted = this.#bus.start().catch((error) => this.#storeFailed('bus', error))
   }
 
@@ -124,7 +140,10 @@ export class Cache {
   }
 
   /** A policy from per-call or per-route options over the engine defaults. */
-  policy(options?: CachePolicyOptions & { serializer?: Serializer }, fail?: (what: string) => Error): CachePolicy {
+  policy(
+    options?: CachePolicyOptions & { serializer?: Serializer },
+    fail?: (what: string) => Error,
+  ): CachePolicy {
     return resolvePolicy(options, this.defaults, fail)
   }
 
@@ -135,7 +154,11 @@ export class Cache {
     const k = normalizeKey(key)
     const policy = this.policy(options)
     const found = await this.lookup(k, policy)
-    if (found?.freshness !== 'fresh') return undefined
+    if (found?.freshness !== 'fresh') {
+      if (this.events.has('miss')) this.events.emit('miss', { key: k })
+      return undefined
+    }
+    if (this.events.has('hit')) this.events.emit('hit', { key: k, tier: found.tier })
     return this.#valueOf(found.entry, policy) as T
   }
 
@@ -152,7 +175,9 @@ export class Cache {
     if (!entry) return false
     let tags = ''
     if (options?.tags && this.#tags) {
-      const sealed = await this.#tags.seal(await this.#tags.begin(options.tags), options.tags).catch(() => undefined)
+      const sealed = await this.#tags
+        .seal(await this.#tags.begin(options.tags), options.tags)
+        .catch(() => undefined)
       if (sealed === undefined) return false
       tags = sealed
     }
@@ -197,7 +222,10 @@ export class Cache {
     const policy = this.policy(options)
     const tags = options?.tags
     const found = options?.forceFresh ? undefined : await this.lookup(k, policy)
-    if (found?.freshness === 'fresh') return this.#valueOf(found.entry, policy) as T
+    if (found?.freshness === 'fresh') {
+      if (this.events.has('hit')) this.events.emit('hit', { key: k, tier: found.tier })
+      return this.#valueOf(found.entry, policy) as T
+    }
     if (found?.freshness === 'stale') {
       if (this.events.has('stale')) this.events.emit('stale', { key: k, reason: 'revalidate' })
       this.refreshInBackground(k, policy, async (fill) => {
@@ -219,11 +247,16 @@ export class Cache {
     return (...args: A) => this.getOrSet(key(...args), () => fn(...args), callOptions) as Promise<Awaited<R>>
   }
 
+  /** Resolves when no background refresh is running. */
+  async drain(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background])
+  }
+
   /** Waits for background refreshes, then releases the bus and what the engine created. */
   async close(): Promise<void> {
     if (this.#closing) return
     this.#closing = true
-    while (this.#background.size > 0) await Promise.allSettled([...this.#background])
+    await this.drain()
     await this.#bus.close().catch(() => {})
     await this.#tags?.close?.()
     if (this.#ownsStore) await this.store.close()
@@ -247,6 +280,7 @@ export class Cache {
 
   async lookupStore(key: string, policy: CachePolicy): Promise<Lookup | undefined> {
     if (!this.#breaker.allow()) return undefined
+    const invalidationsBefore = this.#invalidations
     let stored: Awaited<ReturnType<CacheStore['get']>>
     try {
       stored = await this.store.get(key)
@@ -271,7 +305,14 @@ export class Cache {
       if (verdict === 'stale' && freshness === 'fresh') freshness = freshnessOf(entry, entry.freshMs)
     }
     if (freshness === 'expired') return undefined
-    if (freshness === 'fresh' && policy.l1 && this.#l1 && this.#bus.healthy) this.#l1.set(key, entry, ageMs)
+    if (
+      freshness === 'fresh' &&
+      policy.l1 &&
+      this.#l1 &&
+      this.#bus.healthy &&
+      invalidationsBefore === this.#invalidations
+    )
+      this.#l1.set(key, entry, ageMs)
     return { entry, freshness, ageMs, tier: 'store' }
   }
 
@@ -283,7 +324,12 @@ export class Cache {
   async beginFill(
     key: string,
     policy: CachePolicy,
-    options: { tags?: readonly string[] | undefined; wait?: boolean; route?: string | undefined; tagged?: boolean } = {},
+    options: {
+      tags?: readonly string[] | undefined
+      wait?: boolean
+      route?: string | undefined
+      tagged?: boolean
+    } = {},
   ): Promise<Fill> {
     const existing = this.#flights.get(key)
     if (existing) return { role: 'follower', key, flight: existing }
@@ -388,11 +434,13 @@ export class Cache {
     route?: string,
   ): CacheEntry | undefined {
     if (init.body.length > policy.maxValueBytes) {
-      if (this.events.has('skip')) this.events.emit('skip', { key, reason: 'too-large', bytes: init.body.length, route })
+      if (this.events.has('skip'))
+        this.events.emit('skip', { key, reason: 'too-large', bytes: init.body.length, route })
       return undefined
     }
     const baseTtl = init.negative ? (policy.negativeTtl as number) : policy.ttl
-    const freshMs = policy.jitter > 0 ? baseTtl + Math.floor(Math.random() * policy.jitter * baseTtl) : baseTtl
+    const freshMs =
+      policy.jitter > 0 ? baseTtl + Math.floor(Math.random() * policy.jitter * baseTtl) : baseTtl
     return {
       ...init,
       tags: '',
@@ -453,7 +501,11 @@ export class Cache {
   }
 
   /** Runs a service loader as the leader of `fill` and completes the fill with its outcome. */
-  async #runLoader<T>(fill: LeaderFill, loader: () => T | Promise<T>, tags: readonly string[] | undefined): Promise<T> {
+  async #runLoader<T>(
+    fill: LeaderFill,
+    loader: () => T | Promise<T>,
+    tags: readonly string[] | undefined,
+  ): Promise<T> {
     let value: T
     try {
       value = await loader()
@@ -470,7 +522,12 @@ export class Cache {
 
   #emitLoad(fill: LeaderFill, ok: boolean): void {
     if (this.events.has('load'))
-      this.events.emit('load', { key: fill.key, durationMs: performance.now() - fill.startedAt, ok, route: fill.route })
+      this.events.emit('load', {
+        key: fill.key,
+        durationMs: performance.now() - fill.startedAt,
+        ok,
+        route: fill.route,
+      })
   }
 
   #staleOnError(key: string, policy: CachePolicy, staleCopy: Lookup | undefined, error: unknown): unknown {
@@ -481,7 +538,11 @@ export class Cache {
     throw error
   }
 
-  async #storeFill(fill: LeaderFill, entry: CacheEntry, tags: readonly string[] | undefined): Promise<boolean> {
+  async #storeFill(
+    fill: LeaderFill,
+    entry: CacheEntry,
+    tags: readonly string[] | undefined,
+  ): Promise<boolean> {
     // Unknown generation or failed tag capture: a delete or invalidation might have raced us. Skip.
     if (fill.generation === null || fill.tagFailed) return false
     let recorded = ''
@@ -490,7 +551,13 @@ export class Cache {
       if (sealed === undefined) return false
       recorded = sealed
     }
-    return this.#write(fill.key, recorded ? { ...entry, tags: recorded } : entry, fill.policy, fill.generation, fill.route)
+    return this.#write(
+      fill.key,
+      recorded ? { ...entry, tags: recorded } : entry,
+      fill.policy,
+      fill.generation,
+      fill.route,
+    )
   }
 
   async #write(
@@ -529,7 +596,13 @@ export class Cache {
       if (this.events.has('skip')) this.events.emit('skip', { key, reason: 'serialize' })
       return undefined
     }
-    return this.makeEntry(key, policy, { status: negative ? 404 : 200, contentType: '', etag: '', body, negative })
+    return this.makeEntry(key, policy, {
+      status: negative ? 404 : 200,
+      contentType: '',
+      etag: '',
+      body,
+      negative,
+    })
   }
 
   #valueOf(entry: CacheEntry, policy: CachePolicy): unknown {
@@ -557,7 +630,11 @@ export class Cache {
     }
   }
 
-  #waitForRemoteFill(key: string, policy: CachePolicy, route: string | undefined): Promise<Lookup | undefined> {
+  #waitForRemoteFill(
+    key: string,
+    policy: CachePolicy,
+    route: string | undefined,
+  ): Promise<Lookup | undefined> {
     return waitForFill({
       key,
       waitMs: (policy.lock as { waitMs: number }).waitMs,
@@ -570,6 +647,7 @@ export class Cache {
   }
 
   #keysChanged(keys: string[], fromSelf: boolean): void {
+    this.#invalidations++
     for (const key of keys) {
       if (!fromSelf) this.#l1?.delete(key)
       const wakers = this.#wakers.get(key)
@@ -578,7 +656,9 @@ export class Cache {
   }
 
   async #publishKeys(keys: readonly string[]): Promise<void> {
-    await this.#bus.publish(BUS_KEYS_CHANGED, keys.join('\n')).catch((error) => this.#storeFailed('publish', error))
+    await this.#bus
+      .publish(BUS_KEYS_CHANGED, keys.join('\n'))
+      .catch((error) => this.#storeFailed('publish', error))
   }
 
   #endFlight(fill: LeaderFill, result: FlightResult): void {
@@ -592,7 +672,11 @@ export class Cache {
     task.finally(() => this.#background.delete(task))
   }
 
-  #storeFailed(operation: StoreOperation | 'bus' | 'serialize' | 'decode', error: unknown, key?: string): void {
+  #storeFailed(
+    operation: StoreOperation | 'bus' | 'serialize' | 'decode',
+    error: unknown,
+    key?: string,
+  ): void {
     if (operation !== 'serialize' && operation !== 'bus' && operation !== 'decode') this.#breaker.failure()
     if (this.events.has('error')) this.events.emit('error', { operation, error, key })
     this.#log.warn(operation, error, `fastkey cache: ${operation} failed, serving from the origin`)
@@ -610,6 +694,7 @@ function resolveL1(l1: L1Options | false | undefined, fail: (what: string) => Er
     throw fail(`l1.maxEntries: expected a positive integer, got ${String(maxEntries)}`)
   if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0)
     throw fail(`l1.maxBytes: expected a positive integer, got ${String(maxBytes)}`)
-  if (typeof ttl !== 'number' || !(ttl > 0)) throw fail(`l1.ttl: expected a positive number of ms, got ${String(ttl)}`)
+  if (typeof ttl !== 'number' || !(ttl > 0))
+    throw fail(`l1.ttl: expected a positive number of ms, got ${String(ttl)}`)
   return new L1Tier(maxEntries, maxBytes, ttl)
 }

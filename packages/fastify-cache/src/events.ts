@@ -2,8 +2,22 @@ import type { Freshness } from './entry.js'
 
 /** Where a hit came from. */
 export type HitTier = 'l1' | 'store'
-export type BypassReason = 'method' | 'authorization' | 'cookie' | 'bypass-option' | 'head-miss' | 'vary-limit'
-export type StoreOperation = 'read' | 'set' | 'delete' | 'generation' | 'lock' | 'unlock' | 'publish' | 'clear'
+export type BypassReason =
+  | 'method'
+  | 'authorization'
+  | 'cookie'
+  | 'bypass-option'
+  | 'head-miss'
+  | 'vary-limit'
+export type StoreOperation =
+  | 'read'
+  | 'set'
+  | 'delete'
+  | 'generation'
+  | 'lock'
+  | 'unlock'
+  | 'publish'
+  | 'clear'
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
 /** Every event the engine emits, with its payload. `route` is the route pattern when the call came from a route. */
@@ -14,9 +28,18 @@ export interface CacheEvents {
   bypass: { reason: BypassReason; route?: string | undefined }
   lockWait: { key: string; durationMs: number; outcome: 'filled' | 'timeout'; route?: string | undefined }
   load: { key: string; durationMs: number; ok: boolean; route?: string | undefined }
-  error: { operation: StoreOperation | 'decode' | 'serialize' | 'bus'; error: unknown; key?: string | undefined }
+  error: {
+    operation: StoreOperation | 'decode' | 'serialize' | 'bus'
+    error: unknown
+    key?: string | undefined
+  }
   set: { key: string; bytes: number; written: boolean; route?: string | undefined }
-  skip: { key: string; reason: 'too-large' | 'uncacheable' | 'serialize'; bytes?: number; route?: string | undefined }
+  skip: {
+    key: string
+    reason: 'too-large' | 'uncacheable' | 'serialize'
+    bytes?: number
+    route?: string | undefined
+  }
   delete: { keys: readonly string[] }
   invalidate: { tags: readonly string[]; mode: 'soft' | 'hard' }
   circuit: { state: CircuitState }

@@ -51,8 +51,13 @@ export class L1Tier {
     const now = performance.now()
     const remainingFresh = entry.freshMs - ageMs
     if (remainingFresh <= 0) return
-    const size = entry.body.length + entry.contentType.length + entry.etag.length + entry.tags.length + key.length + 64
-    this.#lru.set(key, { entry, filledAt: now - ageMs, until: now + Math.min(remainingFresh, this.#ttlMs) }, size)
+    const size =
+      entry.body.length + entry.contentType.length + entry.etag.length + entry.tags.length + key.length + 64
+    this.#lru.set(
+      key,
+      { entry, filledAt: now - ageMs, until: now + Math.min(remainingFresh, this.#ttlMs) },
+      size,
+    )
   }
 
   delete(key: string): void {

@@ -79,8 +79,16 @@ type Fail = (what: string) => Error
 const MAX_MS = 2 ** 31 - 1
 
 function ms(value: unknown, name: string, fail: Fail, allowZero: boolean): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0) || value > MAX_MS)
-    throw fail(`${name}: expected ${allowZero ? 'a non-negative' : 'a positive'} number of ms, got ${String(value)}`)
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    (!allowZero && value === 0) ||
+    value > MAX_MS
+  )
+    throw fail(
+      `${name}: expected ${allowZero ? 'a non-negative' : 'a positive'} number of ms, got ${String(value)}`,
+    )
   return value
 }
 
@@ -94,12 +102,14 @@ export function resolvePolicy(
   fail: Fail = (what) => new errors.FST_CACHE_INVALID_OPTION(what),
 ): CachePolicy {
   if (options === undefined) return base
-  if (typeof options !== 'object' || options === null) throw fail(`expected an object, got ${String(options)}`)
+  if (typeof options !== 'object' || options === null)
+    throw fail(`expected an object, got ${String(options)}`)
   const p: CachePolicy = { ...base }
   if (options.ttl !== undefined) p.ttl = ms(options.ttl, 'ttl', fail, false)
   if (options.staleWhileRevalidate !== undefined)
     p.staleWhileRevalidate = ms(options.staleWhileRevalidate, 'staleWhileRevalidate', fail, true)
-  if (options.staleIfError !== undefined) p.staleIfError = ms(options.staleIfError, 'staleIfError', fail, true)
+  if (options.staleIfError !== undefined)
+    p.staleIfError = ms(options.staleIfError, 'staleIfError', fail, true)
   if (options.jitter !== undefined) {
     if (typeof options.jitter !== 'number' || !(options.jitter >= 0 && options.jitter <= 1))
       throw fail(`jitter: expected a fraction between 0 and 1, got ${String(options.jitter)}`)
@@ -111,7 +121,8 @@ export function resolvePolicy(
     p.l1 = options.l1
   }
   if (options.negativeTtl !== undefined)
-    p.negativeTtl = options.negativeTtl === false ? false : ms(options.negativeTtl, 'negativeTtl', fail, false)
+    p.negativeTtl =
+      options.negativeTtl === false ? false : ms(options.negativeTtl, 'negativeTtl', fail, false)
   if (options.maxValueBytes !== undefined) {
     if (!Number.isSafeInteger(options.maxValueBytes) || options.maxValueBytes <= 0)
       throw fail(`maxValueBytes: expected a positive integer, got ${String(options.maxValueBytes)}`)
@@ -130,7 +141,8 @@ export function resolvePolicy(
 
 function resolveLock(lock: unknown, base: ResolvedLock | false, fail: Fail): ResolvedLock | false {
   if (lock === false) return false
-  if (typeof lock !== 'object' || lock === null) throw fail(`lock: expected an object or false, got ${String(lock)}`)
+  if (typeof lock !== 'object' || lock === null)
+    throw fail(`lock: expected an object or false, got ${String(lock)}`)
   const { ttlMs, waitMs } = lock as LockOptions
   const defaults = base || (DEFAULT_POLICY.lock as ResolvedLock)
   return {

@@ -46,16 +46,19 @@ export function waitForFill(options: WaitForFillOptions): Promise<Lookup | undef
         return
       }
       reading = true
-      options.read().then((found) => {
-        reading = false
-        if (found && found.freshness === 'fresh') return finish(found)
-        if (again) {
-          again = false
-          check()
-        }
-      }, () => {
-        reading = false
-      })
+      options.read().then(
+        (found) => {
+          reading = false
+          if (found && found.freshness === 'fresh') return finish(found)
+          if (again) {
+            again = false
+            check()
+          }
+        },
+        () => {
+          reading = false
+        },
+      )
     }
     const poll = () => {
       check()

@@ -64,7 +64,9 @@ export class KeydbStore implements CacheStore {
     const scripted = this.client as ScriptClient
     this.#reader = new BatchReader(
       (keys) =>
-        this.#deadline('read', scripted.fkReadBuffer(keys.length, ...keys)) as Promise<Array<Buffer | number | null>>,
+        this.#deadline('read', scripted.fkReadBuffer(keys.length, ...keys)) as Promise<
+          Array<Buffer | number | null>
+        >,
       isCluster(this.client),
     )
   }
@@ -93,7 +95,14 @@ export class KeydbStore implements CacheStore {
     }
     const written = await this.#deadline(
       'set',
-      (this.client as ScriptClient).fkSetIfGeneration(2, this.entryKey(key), this.#generationKey(key), value, px, generation),
+      (this.client as ScriptClient).fkSetIfGeneration(
+        2,
+        this.entryKey(key),
+        this.#generationKey(key),
+        value,
+        px,
+        generation,
+      ),
     )
     return written === 1
   }
@@ -124,13 +133,22 @@ export class KeydbStore implements CacheStore {
   async acquireLock(key: string, token: string, ttlMs: number): Promise<LockResult> {
     const reply = (await this.#deadline(
       'lock',
-      (this.client as ScriptClient).fkAcquire(2, this.#lockKey(key), this.#generationKey(key), token, Math.ceil(ttlMs)),
+      (this.client as ScriptClient).fkAcquire(
+        2,
+        this.#lockKey(key),
+        this.#generationKey(key),
+        token,
+        Math.ceil(ttlMs),
+      ),
     )) as [number, string]
     return { acquired: reply[0] === 1, generation: reply[1] }
   }
 
   async releaseLock(key: string, token: string): Promise<boolean> {
-    const released = await this.#deadline('unlock', (this.client as ScriptClient).fkRelease(1, this.#lockKey(key), token))
+    const released = await this.#deadline(
+      'unlock',
+      (this.client as ScriptClient).fkRelease(1, this.#lockKey(key), token),
+    )
     return released === 1
   }
 
@@ -145,7 +163,8 @@ export class KeydbStore implements CacheStore {
         const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
         cursor = next
         // The keys of one page may span slots; unlink them one by one on the node that owns them.
-        if (keys.length > 0) removed += (await Promise.all(keys.map((key) => node.unlink(key)))).reduce((a, b) => a + b, 0)
+        if (keys.length > 0)
+          removed += (await Promise.all(keys.map((key) => node.unlink(key)))).reduce((a, b) => a + b, 0)
       } while (cursor !== '0')
     }
     return removed
@@ -157,14 +176,18 @@ export class KeydbStore implements CacheStore {
 
   async subscribe(handlers: BusHandlers): Promise<() => Promise<void>> {
     const sub = this.#subscriber()
+    // `up` turns true only once SUBSCRIBE is acknowledged; a message published before that is lost.
+    let subscribed = false
     let up = false
     const onMessage = (channel: string, message: string) => {
       if (channel === this.#channel) handlers.message(message)
     }
     const onReady = () => {
-      // ioredis resubscribes by itself after a reconnect; anything published meanwhile was lost.
-      if (!up) handlers.reset()
-      up = true
+      // After a reconnect ioredis resubscribes by itself; anything published during the gap was lost.
+      if (subscribed && !up) {
+        up = true
+        handlers.reset()
+      }
     }
     const onDown = () => {
       if (up) handlers.down()
@@ -174,21 +197,34 @@ export class KeydbStore implements CacheStore {
     sub.on('ready', onReady)
     sub.on('close', onDown)
     sub.on('end', onDown)
-    sub.subscribe(this.#channel).then(
-      () => {
-        if (!up) {
+    let retry: NodeJS.Timeout | undefined
+    let stopped = false
+    const trySubscribe = () => {
+      sub.subscribe(this.#channel).then(
+        () => {
+          subscribed = true
           up = true
           handlers.reset()
-        }
-      },
-      () => onDown(),
-    )
+        },
+        () => {
+          onDown()
+          if (!stopped) retry = setTimeout(trySubscribe, 1_000).unref()
+        },
+      )
+    }
+    trySubscribe()
     return async () => {
+      stopped = true
+      clearTimeout(retry)
       sub.off('message', onMessage)
       sub.off('ready', onReady)
       sub.off('close', onDown)
       sub.off('end', onDown)
-      await sub.unsubscribe(this.#channel).catch(() => {})
+      // With KeyDB down the command would sit in the subscriber's offline queue: never wait long for it.
+      await Promise.race([
+        sub.unsubscribe(this.#channel).catch(() => {}),
+        new Promise((r) => setTimeout(r, 500).unref()),
+      ])
     }
   }
 

@@ -1,0 +1,101 @@
+import type { FastifyRequest } from 'fastify'
+import { errors } from './errors.js'
+import { type CachePolicy, type CachePolicyOptions, rejectUnknownKeys, resolvePolicy } from './options.js'
+
+/** `config.cache` of a route. Every option not given falls back to the plugin's `defaults`. */
+export interface RouteCacheOptions extends Omit<CachePolicyOptions, 'timeoutMs'> {
+  /**
+   * Extra key part per request, e.g. the user id: with it, requests carrying `authorization` or a
+   * cookie are cached per that key instead of bypassing. @default none (method, route, params, query)
+   */
+  key?: (request: FastifyRequest) => string
+  /** Request headers whose values are part of the key (and sent as `vary`). @default [] */
+  vary?: readonly string[]
+  /** Response status codes that are stored. @default [200] */
+  statuses?: readonly number[]
+  /** Tags of the entry, from the request and the handler's result (needs @fastkey/cache-tags). */
+  tags?: (request: FastifyRequest, payload: unknown) => readonly string[]
+  /** Emit `cache-control: public, max-age, stale-while-revalidate` on cached responses. @default false */
+  cacheControl?: boolean
+  /** Return true to skip the cache for this request (e.g. an admin's forced refresh). */
+  bypass?: (request: FastifyRequest) => boolean
+}
+
+/** A route's cache settings, validated and compiled once at route registration. */
+export interface CompiledRoute {
+  route: string
+  policy: CachePolicy
+  key: ((request: FastifyRequest) => string) | undefined
+  vary: string[]
+  varyHeader: string | undefined
+  statuses: Set<number>
+  tags: RouteCacheOptions['tags']
+  cacheControl: boolean
+  bypass: RouteCacheOptions['bypass']
+}
+
+const ROUTE_KEYS = [
+  'ttl',
+  'staleWhileRevalidate',
+  'staleIfError',
+  'jitter',
+  'lock',
+  'l1',
+  'negativeTtl',
+  'maxValueBytes',
+  'key',
+  'vary',
+  'statuses',
+  'tags',
+  'cacheControl',
+  'bypass',
+]
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
+
+function fn(value: unknown, name: string, fail: (what: string) => Error) {
+  if (value !== undefined && typeof value !== 'function')
+    throw fail(`${name}: expected a function, got ${typeof value}`)
+}
+
+export function compileRoute(
+  config: RouteCacheOptions,
+  method: string,
+  url: string,
+  defaults: CachePolicy,
+  defaultCacheControl: boolean,
+): CompiledRoute {
+  const fail = (what: string) => new errors.FST_CACHE_ROUTE_CONFIG(`${method} ${url}: ${what}`)
+  if (typeof config !== 'object' || config === null)
+    throw fail(`expected an object or false, got ${String(config)}`)
+  rejectUnknownKeys(config, ROUTE_KEYS, fail)
+  const methods = Array.isArray(method) ? method : [method]
+  if (!methods.some((m) => m === 'GET' || m === 'HEAD')) throw fail('only GET and HEAD routes can be cached')
+  const policy = resolvePolicy(config, defaults, fail)
+  fn(config.key, 'key', fail)
+  fn(config.tags, 'tags', fail)
+  fn(config.bypass, 'bypass', fail)
+  const vary = (config.vary ?? []).map((name) => {
+    if (typeof name !== 'string' || !HEADER_NAME.test(name.toLowerCase()))
+      throw fail(`vary: expected header names, got ${String(name)}`)
+    return name.toLowerCase()
+  })
+  if (vary.includes('authorization') || vary.includes('cookie'))
+    throw fail('vary: use key(request) to cache per user instead of varying on authorization or cookie')
+  const statuses = config.statuses ?? [200]
+  if (!Array.isArray(statuses) || statuses.some((s) => !Number.isInteger(s) || s < 200 || s > 599))
+    throw fail(`statuses: expected HTTP status codes, got ${String(statuses)}`)
+  if (config.cacheControl !== undefined && typeof config.cacheControl !== 'boolean')
+    throw fail(`cacheControl: expected a boolean, got ${String(config.cacheControl)}`)
+  return {
+    route: url,
+    policy,
+    key: config.key,
+    vary,
+    varyHeader: vary.length > 0 ? vary.join(', ') : undefined,
+    statuses: new Set(statuses),
+    tags: config.tags,
+    cacheControl: config.cacheControl ?? defaultCacheControl,
+    bypass: config.bypass,
+  }
+}

@@ -1,0 +1,88 @@
+import {
+  cleanupPrefix,
+  clusterNodes,
+  redisUrl,
+  uniquePrefix,
+  warnClusterSkipped,
+} from '@fastkey/test-services'
+import { Cluster, Redis } from 'ioredis'
+import { onTestFinished } from 'vitest'
+import { type CacheStore, KeydbStore, MemoryStore } from '../src/index.js'
+
+export interface StoreKit {
+  name: 'memory' | 'keydb' | 'cluster'
+  /** A fresh store isolated from every other test (own namespace), cleaned up after the test. */
+  make(): Promise<{ store: CacheStore; namespace: string; client?: Redis | Cluster }>
+  /** A second store of the same backing data (another "instance"). */
+  twin(store: CacheStore): CacheStore
+}
+
+export async function redisClient(): Promise<Redis> {
+  const client = new Redis(await redisUrl(), { lazyConnect: true })
+  await client.connect()
+  onTestFinished(() => client.quit().then(() => undefined))
+  return client
+}
+
+export async function clusterClient(): Promise<Cluster> {
+  const nodes = clusterNodes()
+  if (!nodes) throw new Error('no cluster')
+  const client = new Cluster(nodes, { lazyConnect: true })
+  await client.connect()
+  onTestFinished(() => client.quit().then(() => undefined))
+  return client
+}
+
+function keydbKit(name: 'keydb' | 'cluster', connect: () => Promise<Redis | Cluster>): StoreKit {
+  const clients = new WeakMap<CacheStore, Redis | Cluster>()
+  return {
+    name,
+    async make() {
+      const client = await connect()
+      const namespace = uniquePrefix(name).slice(0, -1)
+      const store = new KeydbStore({ client, namespace })
+      clients.set(store, client)
+      onTestFinished(async () => {
+        await store.close()
+        await cleanupPrefix(client, `${namespace}:`)
+      })
+      return { store, namespace, client }
+    },
+    twin(store) {
+      const twin = new KeydbStore({ client: clients.get(store)!, namespace: (store as KeydbStore).namespace })
+      onTestFinished(() => twin.close())
+      return twin
+    },
+  }
+}
+
+export const memoryKit: StoreKit = {
+  name: 'memory',
+  async make() {
+    return { store: new MemoryStore(), namespace: 'memory' }
+  },
+  twin: (store) => store,
+}
+
+/** Every store the contract runs against; the cluster one only when KEYDB_CLUSTER_NODES is set. */
+export function storeKits(suite: string): StoreKit[] {
+  const kits = [memoryKit, keydbKit('keydb', redisClient)]
+  if (clusterNodes()) kits.push(keydbKit('cluster', clusterClient))
+  else warnClusterSkipped(suite)
+  return kits
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** A deferred promise, to pause a loader or handler at a chosen point. */
+export function deferred<T = void>() {
+  let resolve!: (value: T) => void
+  let reject!: (error: unknown) => void
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
