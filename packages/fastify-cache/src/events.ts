@@ -58,8 +58,9 @@ export class CacheEmitter {
   readonly #listeners: { [E in CacheEventName]?: Listener<E>[] } = {}
 
   on<E extends CacheEventName>(name: E, listener: Listener<E>): () => void {
-    const list = (this.#listeners[name] ??= []) as Listener<E>[]
+    const list = (this.#listeners[name] ?? []) as Listener<E>[]
     list.push(listener)
+    this.#listeners[name] = list as never
     return () => this.off(name, listener)
   }
 

@@ -6,6 +6,7 @@ export const MAX_PLAIN_KEY_LENGTH = 200
 
 // Braces would change the cluster hash tag, control characters break the bus framing, and a leading
 // '#' marks our hashed keys: any of those, or a long key, is stored as its hash.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const NEEDS_HASH = /[{}\u0000-\u001f\u007f]|^#/
 
 /**

@@ -67,8 +67,8 @@ export function waitForFill(options: WaitForFillOptions): Promise<Lookup | undef
     }
     const wake = () => check()
     const deadline = setTimeout(() => finish(undefined), waitMs)
-    let set = wakers.get(key)
-    if (!set) wakers.set(key, (set = new Set()))
+    const set = wakers.get(key) ?? new Set<() => void>()
+    wakers.set(key, set)
     set.add(wake)
     pollTimer = setTimeout(poll, FIRST_POLL_MS)
   })
