@@ -1,0 +1,12 @@
+import { defineProject } from 'vitest/config'
+
+export default defineProject({
+  test: {
+    name: '@fastkey/demo',
+    include: ['test/**/*.test.ts'],
+    typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
+    // PGlite needs about 5 s to start on this machine; each test file starts one in beforeAll.
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+})
