@@ -154,7 +154,7 @@ export class Cache {
     const k = normalizeKey(key)
     const policy = this.policy(options)
     const found = await this.lookup(k, policy)
-    if (found?.freshness !== 'fresh') {
+    if (!found || found.freshness !== 'fresh') {
       if (this.events.has('miss')) this.events.emit('miss', { key: k })
       return undefined
     }
@@ -222,6 +222,7 @@ export class Cache {
     const policy = this.policy(options)
     const tags = options?.tags
     const found = options?.forceFresh ? undefined : await this.lookup(k, policy)
+    if (found === null) return this.#load(k, policy, loader, tags, undefined, false, true)
     if (found?.freshness === 'fresh') {
       if (this.events.has('hit')) this.events.emit('hit', { key: k, tier: found.tier })
       return this.#valueOf(found.entry, policy) as T
@@ -234,7 +235,7 @@ export class Cache {
       return this.#valueOf(found.entry, policy) as T
     }
     if (this.events.has('miss')) this.events.emit('miss', { key: k })
-    return this.#load(k, policy, loader, tags, found, options?.forceFresh === true)
+    return this.#load(k, policy, loader, tags, found, options?.forceFresh === true, false)
   }
 
   /** Wraps a function so its results are cached under `key(...args)`. */
@@ -271,15 +272,19 @@ export class Cache {
     return hit && { entry: hit.entry, freshness: 'fresh', ageMs: hit.ageMs, tier: 'l1' }
   }
 
-  /** Looks in the in-process tier, then the store. A store failure is a miss. */
-  lookup(key: string, policy: CachePolicy): Promise<Lookup | undefined> {
+  /**
+   * Looks in the in-process tier, then the store. Resolves `undefined` on a miss and `null` when the
+   * store could not answer (failure, deadline or open circuit): the caller then skips the store for the
+   * rest of the request, so one request never waits on more than one deadline.
+   */
+  lookup(key: string, policy: CachePolicy): Promise<Lookup | undefined | null> {
     const l1 = this.lookupL1(key, policy)
     if (l1) return Promise.resolve(l1)
     return this.lookupStore(key, policy)
   }
 
-  async lookupStore(key: string, policy: CachePolicy): Promise<Lookup | undefined> {
-    if (!this.#breaker.allow()) return undefined
+  async lookupStore(key: string, policy: CachePolicy): Promise<Lookup | undefined | null> {
+    if (!this.#breaker.allow()) return null
     const invalidationsBefore = this.#invalidations
     let stored: Awaited<ReturnType<CacheStore['get']>>
     try {
@@ -287,7 +292,7 @@ export class Cache {
       this.#breaker.success()
     } catch (error) {
       this.#storeFailed('read', error)
-      return undefined
+      return null
     }
     if (stored === undefined) return undefined
     const entry = decodeEntry(stored.value)
@@ -329,6 +334,8 @@ export class Cache {
       wait?: boolean
       route?: string | undefined
       tagged?: boolean
+      /** The store just failed for this request: coalesce in-process only, touch the store no more. */
+      storeDown?: boolean
     } = {},
   ): Promise<Fill> {
     const existing = this.#flights.get(key)
@@ -348,7 +355,9 @@ export class Cache {
       route: options.route,
       done: false,
     }
-    if (policy.lock && this.#breaker.allow()) {
+    if (options.storeDown) {
+      // generation stays null: nothing will be stored for this load.
+    } else if (policy.lock && this.#breaker.allow()) {
       const token = randomBytes(12).toString('base64url')
       fill.token = token
       try {
@@ -376,7 +385,7 @@ export class Cache {
     } else if (this.#breaker.allow()) {
       fill.generation = await this.#readGeneration(key)
     }
-    if (this.#tags && (options.tags !== undefined || options.tagged)) {
+    if (this.#tags && !options.storeDown && fill.generation !== null && (options.tags !== undefined || options.tagged)) {
       try {
         fill.tagCapture = await this.#tags.begin(options.tags)
       } catch (error) {
@@ -464,8 +473,9 @@ export class Cache {
     tags: readonly string[] | undefined,
     staleCopy: Lookup | undefined,
     forceFresh: boolean,
+    storeDown: boolean,
   ): Promise<T> {
-    const fill = await this.beginFill(key, policy, { tags })
+    const fill = await this.beginFill(key, policy, { tags, storeDown })
     if (fill.role === 'filled') return this.#valueOf(fill.entry, policy) as T
     if (fill.role === 'follower') {
       const shared = await fill.flight.promise

@@ -129,10 +129,10 @@ const plugin: FastifyPluginAsync<FastifyCacheOptions> = async (fastify, options)
   fastify.addHook('onRoute', (route: RouteOptions) => {
     const config = (route.config as { cache?: RouteCacheOptions | false } | undefined)?.cache
     if (config === undefined || config === false) return
-    const method = Array.isArray(route.method) ? route.method.join(',') : route.method
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
     let compiled: ReturnType<typeof compileRoute>
     try {
-      compiled = compileRoute(config, method, route.url, cache.defaults, defaultCacheControl)
+      compiled = compileRoute(config, methods, route.url, cache.defaults, defaultCacheControl)
     } catch (error) {
       // Reported by ready(), so a bad config fails startup wherever the route was declared.
       routeErrors.push(error as Error)

@@ -118,12 +118,16 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
       return sendEntry(request, reply, compiled, found.entry, found.ageMs, 'STALE')
     }
     if (events.has('miss')) events.emit('miss', { key, route })
-    const state: RequestState = { compiled, key, fill: undefined, stale: found, value: undefined }
+    const state: RequestState = { compiled, key, fill: undefined, stale: found ?? undefined, value: undefined }
     req[kCacheState] = state
     // A HEAD response has no body to store: it runs the handler without filling.
     if (method === 'HEAD') return
 
-    const fill = await cache.beginFill(key, policy, { route, tagged: compiled.tags !== undefined })
+    const fill = await cache.beginFill(key, policy, {
+      route,
+      tagged: compiled.tags !== undefined,
+      storeDown: found === null,
+    })
     if (fill.role === 'filled') {
       req[kCacheState] = null
       if (events.has('hit')) events.emit('hit', { key, tier: 'store', route })

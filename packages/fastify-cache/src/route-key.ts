@@ -6,13 +6,14 @@ import type { CompiledRoute } from './route-options.js'
 export const MAX_VARY_VALUE_LENGTH = 256
 
 /**
- * The cache key of a request: route pattern, params, the query in a canonical order, the configured
+ * The cache key of a request: route pattern, host, params, the query in a canonical order, the configured
  * vary headers and the route's own key part. Every part is length-prefixed, so no user input can make
  * two different requests share a key; long keys are hashed. HEAD shares the GET entry.
  * Returns `undefined` when a vary header is too long to key on.
  */
 export function routeKey(compiled: CompiledRoute, request: FastifyRequest): string | undefined {
-  const parts = ['r', compiled.route]
+  // The host (x-forwarded-host only under trustProxy, as Fastify reads it) keeps virtual hosts apart.
+  const parts = ['r', compiled.route, request.host]
   const params = request.params as Record<string, string> | undefined
   if (params) {
     const names = Object.keys(params)

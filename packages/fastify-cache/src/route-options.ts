@@ -60,16 +60,15 @@ function fn(value: unknown, name: string, fail: (what: string) => Error) {
 
 export function compileRoute(
   config: RouteCacheOptions,
-  method: string,
+  methods: readonly string[],
   url: string,
   defaults: CachePolicy,
   defaultCacheControl: boolean,
 ): CompiledRoute {
-  const fail = (what: string) => new errors.FST_CACHE_ROUTE_CONFIG(`${method} ${url}: ${what}`)
+  const fail = (what: string) => new errors.FST_CACHE_ROUTE_CONFIG(`${methods.join(',')} ${url}: ${what}`)
   if (typeof config !== 'object' || config === null)
     throw fail(`expected an object or false, got ${String(config)}`)
   rejectUnknownKeys(config, ROUTE_KEYS, fail)
-  const methods = Array.isArray(method) ? method : [method]
   if (!methods.some((m) => m === 'GET' || m === 'HEAD')) throw fail('only GET and HEAD routes can be cached')
   const policy = resolvePolicy(config, defaults, fail)
   fn(config.key, 'key', fail)

@@ -5,7 +5,7 @@ export interface WaitForFillOptions {
   /** Longest wait, ms. */
   waitMs: number
   /** Reads the store (bypassing the in-process tier). */
-  read(): Promise<Lookup | undefined>
+  read(): Promise<Lookup | undefined | null>
   /** Where bus notifications for `key` find this waiter. */
   wakers: Map<string, Set<() => void>>
   onDone(durationMs: number, outcome: 'filled' | 'timeout'): void
