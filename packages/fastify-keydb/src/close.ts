@@ -8,35 +8,53 @@ function isEnded(client: Redis | Cluster): boolean {
 }
 
 function ended(client: Redis | Cluster, ms: number): Promise<void> {
-  if (client.status === 'end') return Promise.resolve()
+  if (isEnded(client)) return Promise.resolve()
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer)
       client.off('end', done)
       resolve()
     }
-    // Bounded: a client dropped while it had no socket (between reconnect attempts) may not emit 'end'.
+    // Bounded: 'end' is a courtesy (sockets really closed when close() resolves), never a reason to hang.
     const timer = setTimeout(done, ms)
     client.once('end', done)
   })
 }
 
+/** Every socket behind the client: itself, or each cluster node plus the cluster's pub/sub connection. */
+function connectionsOf(client: Redis | Cluster): Redis[] {
+  if (!client.isCluster) return [client as Redis]
+  const cluster = client as Cluster
+  // The pub/sub router is private in ioredis; reaching it is the only way to drop its socket too.
+  const router = (cluster as unknown as { subscriber?: { getInstance?: () => Redis | undefined } }).subscriber
+  const pubsub = typeof router?.getInstance === 'function' ? router.getInstance() : undefined
+  return pubsub ? [...cluster.nodes('all'), pubsub] : cluster.nodes('all')
+}
+
 /**
  * Closes a connection the plugin owns, within about QUIT_DEADLINE_MS + END_DEADLINE_MS whatever the
- * server's state: QUIT first so the server finishes pending replies; when it cannot answer (dead,
- * frozen, or the client is between reconnects) the socket is dropped. Safe to call twice.
+ * server's state. QUIT first, so the server finishes pending replies. When it cannot answer (dead,
+ * frozen, or the client is between reconnects) the sockets are dropped: `disconnect()` alone only
+ * half-closes them, and a frozen server never completes the close, leaving the client "ready" on a
+ * socket nobody will ever answer. Safe to call twice.
  */
 export async function closeConnection(client: Redis | Cluster): Promise<void> {
   if (isEnded(client)) return
   if (client.status === 'ready') {
     try {
       await withDeadline(client.quit(), QUIT_DEADLINE_MS, 'QUIT')
+      await ended(client, END_DEADLINE_MS)
     } catch {
-      // The server could not confirm; dropping the socket below is all that is left to do.
+      // No confirmation from the server: the sockets are dropped below.
     }
   }
   if (isEnded(client)) return
-  const end = ended(client, END_DEADLINE_MS)
+  // Between reconnect attempts there is no socket: disconnect() only cancels the pending attempt and
+  // ioredis emits no 'end' (the status stays 'reconnecting'), so there is nothing to wait for.
+  const hasSocket = client.status !== 'reconnecting'
+  const sockets = connectionsOf(client)
+  const end = hasSocket ? ended(client, END_DEADLINE_MS) : Promise.resolve()
   client.disconnect()
+  for (const connection of sockets) connection.stream?.destroy()
   await end
 }

@@ -20,8 +20,11 @@ export const RECONNECT_BASE_DELAY_MS = 50
 /** Longest pause between reconnect attempts: the cache is back at most this long after the server. */
 export const RECONNECT_MAX_DELAY_MS = 2_000
 
-/** How long `onClose` waits for QUIT before dropping the socket (dead or frozen server). */
-export const QUIT_DEADLINE_MS = 1_000
+/**
+ * How long `onClose` waits for QUIT before dropping the socket. A healthy server answers at once; only
+ * a dead or frozen one makes close take this long.
+ */
+export const QUIT_DEADLINE_MS = 500
 
 /** How long `onClose` waits for the socket to report closed after dropping it. */
 export const END_DEADLINE_MS = 500

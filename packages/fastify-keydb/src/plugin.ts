@@ -76,13 +76,13 @@ async function fastifyKeydbPlugin(fastify: FastifyInstance, opts: FastifyKeydbOp
     }
     monitor.activate(!ready.ok)
   } catch (err) {
-    registry.detach(options.namespace, client as KeydbClient)
+    registry.release(options.namespace)
     await close()
     throw err
   }
   registry.attach(options.namespace, keydb)
   fastify.addHook('onClose', async () => {
-    registry.detach(options.namespace, keydb)
+    if (!owned) registry.detachNamespaces(keydb)
     await close()
   })
 }

@@ -54,17 +54,21 @@ class KeydbRegistry {
     }
   }
 
-  /** Undoes `reserve`/`attach`, and removes namespace properties put on a (possibly injected) client. */
-  detach(namespace: string | undefined, client: KeydbClient): void {
+  /** Frees the slot of a registration that failed. */
+  release(namespace: string | undefined): void {
     this.#reserved.delete(namespace)
-    if (namespace === undefined) {
-      if (this.#default !== client) return
-      for (const ns of Object.keys(this.#namespaces))
+  }
+
+  /**
+   * Removes the namespace properties put on an injected default client, so it goes back to its owner
+   * as it came (and can be registered again by another app).
+   */
+  detachNamespaces(client: KeydbClient): void {
+    if (this.#default !== client) return
+    for (const ns of Object.keys(this.#namespaces)) {
+      if ((client as unknown as Record<string, unknown>)[ns] === this.#namespaces[ns]) {
         delete (client as unknown as Record<string, unknown>)[ns]
-      this.#default = undefined
-    } else if (this.#namespaces[namespace] === client) {
-      delete this.#namespaces[namespace]
-      if (this.#default) delete (this.#default as unknown as Record<string, unknown>)[namespace]
+      }
     }
   }
 }

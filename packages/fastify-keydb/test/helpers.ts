@@ -51,7 +51,7 @@ export async function throwawayServer(): Promise<RedisProcess> {
 
 /** Milliseconds `fn` took to settle (either way), with its outcome. */
 export async function timed<T>(
-  fn: () => Promise<T>,
+  fn: () => PromiseLike<T>,
 ): Promise<{ ms: number; value?: T; error?: Error & { code?: string } }> {
   const start = performance.now()
   try {
