@@ -1,12 +1,8 @@
 import { defineConfig } from 'vitest/config'
-
-// Workspace packages are resolved to their TypeScript sources through the custom export
-// condition, so tests never need a build step.
-const conditions = ['@fastkey/source', 'module', 'node', 'import', 'default']
+import { sourceResolution } from './vitest.shared.js'
 
 export default defineConfig({
-  resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: ['@fastkey/source'] } },
+  ...sourceResolution,
   test: {
     projects: ['packages/*', 'apps/*', 'tooling/*'],
     reporters: ['default'],
