@@ -40,10 +40,14 @@ export function reconnectDelay(attempt: number): number {
   return Math.round(delay * (1 - Math.random() * 0.2))
 }
 
-interface Timeouts {
-  connectTimeoutMs: number
-  commandTimeoutMs: number
+export interface FailFastTimeouts {
+  /** @default 2000 (ms) */
+  connectTimeoutMs?: number
+  /** @default 500 (ms) */
+  commandTimeoutMs?: number
 }
+
+type Timeouts = Required<FailFastTimeouts>
 
 /**
  * Options of connections that must never make a request wait: no offline queue (a command issued while
@@ -61,6 +65,17 @@ export function standaloneDefaults(t: Timeouts): RedisOptions {
     retryStrategy: reconnectDelay,
     disableClientInfo: true,
   }
+}
+
+/**
+ * The plugin's fail-fast ioredis options, for a client created outside the plugin (to inject it, or
+ * to hand it to the cache engine directly): `new Redis(url, { ...failFastRedisOptions(), ...yours })`.
+ */
+export function failFastRedisOptions(timeouts: FailFastTimeouts = {}): RedisOptions {
+  return standaloneDefaults({
+    connectTimeoutMs: timeouts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    commandTimeoutMs: timeouts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+  })
 }
 
 /** Same policy for a cluster; the user's options (and their `redisOptions`) override it. */

@@ -2,6 +2,8 @@ export { detectCapabilities, parseServerInfo, type ServerInfo } from './capabili
 export {
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
+  type FailFastTimeouts,
+  failFastRedisOptions,
   RECONNECT_MAX_DELAY_MS,
 } from './defaults.js'
 export { errors } from './errors.js'

@@ -60,8 +60,9 @@ async function fastifyKeydbPlugin(fastify: FastifyInstance, opts: FastifyKeydbOp
       subscriber: () => subscriber.get() as Redis,
       capabilities: () => tracker.current,
     })
-    tracker.start()
     const ready = await waitForReady(client, options.connectTimeoutMs)
+    // Listening from here on: the first 'ready' (if any) has passed and is read just below.
+    tracker.start()
     if (ready.ok) {
       await tracker.refresh()
     } else if (options.requireOnBoot) {

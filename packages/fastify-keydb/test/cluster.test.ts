@@ -80,6 +80,24 @@ describe.skipIf(!nodes)('Redis Cluster', () => {
     expect(await received).toBe('own')
   })
 
+  test('an injected Cluster can be registered by one app after another', async () => {
+    const cluster = new Cluster(seeds)
+    onTestFinished(() => cluster.disconnect())
+    for (let i = 0; i < 2; i++) {
+      const { app } = await appWith({ client: cluster })
+      const channel = `${uniquePrefix('cluster-again')}ch`
+      const subscriber = app.keydb.subscriber()
+      await subscriber.subscribe(channel)
+      await cluster.subscribe(`${channel}:own`)
+      const received = nextMessage(subscriber, channel)
+      await app.keydb.publish(channel, String(i))
+      expect(await received).toBe(String(i))
+      await app.close()
+      expect(subscriber.status).toBe('end')
+      expect(cluster.status).toBe('ready')
+    }
+  })
+
   test('close quits every node and the subscriber', async () => {
     const { app } = await appWith({ cluster: { nodes: seeds } })
     const subscriber = app.keydb.subscriber()

@@ -1,5 +1,11 @@
 import { describe, expect, test } from 'vitest'
-import { RECONNECT_BASE_DELAY_MS, RECONNECT_MAX_DELAY_MS, reconnectDelay } from '../src/defaults.js'
+import {
+  failFastRedisOptions,
+  RECONNECT_BASE_DELAY_MS,
+  RECONNECT_MAX_DELAY_MS,
+  reconnectDelay,
+} from '../src/defaults.js'
+import { resolveOptions } from '../src/options.js'
 
 describe('reconnectDelay', () => {
   test('grows exponentially from the base, never above the cap, and never gives up', () => {
@@ -11,3 +17,25 @@ describe('reconnectDelay', () => {
     expect(reconnectDelay(1_000_000)).toBeLessThanOrEqual(RECONNECT_MAX_DELAY_MS)
   })
 })
+
+describe('failFastRedisOptions', () => {
+  test('are the options the plugin gives its own clients', () => {
+    expect(failFastRedisOptions()).toEqual(resolvedRedisOptions({}))
+    expect(failFastRedisOptions({ commandTimeoutMs: 100, connectTimeoutMs: 300 })).toEqual(
+      resolvedRedisOptions({ commandTimeoutMs: 100, connectTimeoutMs: 300 }),
+    )
+    expect(failFastRedisOptions({ commandTimeoutMs: 100 })).toMatchObject({
+      commandTimeout: 100,
+      connectTimeout: 2_000,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+    })
+  })
+})
+
+function resolvedRedisOptions(timeouts: { commandTimeoutMs?: number; connectTimeoutMs?: number }) {
+  const { source } = resolveOptions({ host: '127.0.0.1', ...timeouts })
+  if (source.kind !== 'standalone') throw new Error('expected a standalone source')
+  const { host: _, ...rest } = source.redisOptions
+  return rest
+}

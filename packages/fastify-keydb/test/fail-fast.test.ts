@@ -1,6 +1,12 @@
 import { freePort, startRedisServer } from '@fastkey/test-services'
+import { Redis } from 'ioredis'
 import { describe, expect, onTestFinished, test } from 'vitest'
-import { DEFAULT_COMMAND_TIMEOUT_MS, fastifyKeydb, RECONNECT_MAX_DELAY_MS } from '../src/index.js'
+import {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  failFastRedisOptions,
+  fastifyKeydb,
+  RECONNECT_MAX_DELAY_MS,
+} from '../src/index.js'
 import { appWith, buildApp, eventually, measured, throwawayServer, timed } from './helpers.js'
 
 // Deadlines are asserted with generous margins: the machine is small and shared.
@@ -122,6 +128,18 @@ describe('fail-fast defaults against a throwaway server', () => {
     expect(await countClients(server.url)).toBe(1)
   })
 
+  test('an injected client built with failFastRedisOptions() fails fast too', async () => {
+    const server = await throwawayServer()
+    const client = new Redis(server.url, failFastRedisOptions())
+    onTestFinished(() => client.disconnect())
+    const { app } = await appWith({ client })
+    await server.kill()
+    await eventually(() => app.keydb.status !== 'ready', 2_000)
+    const { ms, error } = await timed(() => app.keydb.get('k'))
+    expect(error).toBeInstanceOf(Error)
+    expect(ms).toBeLessThan(DEFAULT_COMMAND_TIMEOUT_MS)
+  })
+
   test('requireOnBoot: true succeeds when the server answers', async () => {
     const server = await throwawayServer()
     const { app } = await appWith({ url: server.url, requireOnBoot: true })
@@ -131,7 +149,6 @@ describe('fail-fast defaults against a throwaway server', () => {
 
 /** Connected clients of a server, counting the connection that asks. */
 async function countClients(url: string): Promise<number> {
-  const { Redis } = await import('ioredis')
   const probe = new Redis(url)
   try {
     const list = await probe.client('LIST')
