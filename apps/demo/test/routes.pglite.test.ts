@@ -1,0 +1,3 @@
+import { catalogueContract } from './contract/index.js'
+
+catalogueContract('pglite')
