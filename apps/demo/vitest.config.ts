@@ -7,7 +7,7 @@ export default defineProject({
     name: '@fastkey/demo',
     include: ['test/**/*.test.ts'],
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
-    // PGlite needs about 5 s to start on this machine; each test file starts one in beforeAll.
+    // PGlite needs about 5 s to start on this machine: a test file that uses it starts one, in beforeAll.
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },
