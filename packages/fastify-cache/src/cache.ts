@@ -118,6 +118,12 @@ export class Cache {
       if (!fromSelf) this.#l1?.clear()
     })
     this.#busStarted = this.#bus.start().catch((error) => this.#storeFailed('bus', error))
+    tags?.attach?.(this)
+  }
+
+  /** The tag provider, if any. */
+  get tagProvider(): TagProvider | undefined {
+    return this.#tags
   }
 
   /** The bus, for extensions (tags) that broadcast their own messages. */
@@ -202,6 +208,19 @@ export class Cache {
     if (this.events.has('delete')) this.events.emit('delete', { keys: list })
     await this.#publishKeys(list)
     return removed
+  }
+
+  /**
+   * Invalidates every entry carrying one of `tags`, on every instance: 'hard' (default) makes them
+   * misses, 'soft' makes them stale. Rejects when the invalidation could not be recorded.
+   */
+  async invalidateTags(tags: readonly string[], options: { mode?: 'soft' | 'hard' } = {}): Promise<void> {
+    if (!this.#tags) throw new errors.FST_CACHE_NO_TAG_PROVIDER()
+    const mode = options.mode ?? 'hard'
+    if (mode !== 'soft' && mode !== 'hard')
+      throw new errors.FST_CACHE_INVALID_OPTION(`mode: expected 'soft' or 'hard', got ${String(mode)}`)
+    await this.#tags.invalidate(tags, mode)
+    if (this.events.has('invalidate')) this.events.emit('invalidate', { tags, mode })
   }
 
   /** Removes every entry of the namespace (SCAN, never KEYS) and clears every in-process tier. */
@@ -385,7 +404,12 @@ export class Cache {
     } else if (this.#breaker.allow()) {
       fill.generation = await this.#readGeneration(key)
     }
-    if (this.#tags && !options.storeDown && fill.generation !== null && (options.tags !== undefined || options.tagged)) {
+    if (
+      this.#tags &&
+      !options.storeDown &&
+      fill.generation !== null &&
+      (options.tags !== undefined || options.tagged)
+    ) {
       try {
         fill.tagCapture = await this.#tags.begin(options.tags)
       } catch (error) {
@@ -418,6 +442,17 @@ export class Cache {
       }
     }
     return written
+  }
+
+  /**
+   * `completeFill` without making the caller wait for the store: this process's followers get the
+   * result at once, the write and the lock release go on in the background (close() waits for them).
+   * A response then never waits on a store deadline after its handler ran.
+   */
+  completeFillInBackground(fill: LeaderFill, result: FlightResult, tags?: readonly string[]): void {
+    this.#track(
+      this.completeFill(fill, result, tags).catch((error) => this.#storeFailed('set', error, fill.key)),
+    )
   }
 
   /** Runs `run` as a background refresh of `key` (one per key across instances); close() waits for it. */

@@ -29,7 +29,12 @@ export function cached<This, Args extends unknown[], R>(options: CachedOptions<T
   ): (this: This, ...args: Args) => Promise<R> {
     const name = String(context.name)
     return function (this: This, ...args: Args): Promise<R> {
-      const engine = resolveEngine(cache, this)
+      let engine: Cache
+      try {
+        engine = resolveEngine(cache, this)
+      } catch (error) {
+        return Promise.reject(error)
+      }
       const className = (this as { constructor?: { name?: string } })?.constructor?.name ?? 'anonymous'
       const cacheKey = key ? key(...args) : `${className}.${name}:${JSON.stringify(args)}`
       return engine.getOrSet(cacheKey, () => method.apply(this, args), callOptions)

@@ -26,6 +26,12 @@ export const errors = {
   FST_CACHE_SERIALIZE: createError('FST_CACHE_SERIALIZE', 'Cannot serialize the value for key %s', 500),
   /** The engine was used after close(). */
   FST_CACHE_CLOSED: createError('FST_CACHE_CLOSED', 'The cache is closed', 500),
+  /** `invalidateTags` was called on an engine without a tag provider. */
+  FST_CACHE_NO_TAG_PROVIDER: createError(
+    'FST_CACHE_NO_TAG_PROVIDER',
+    'No tag provider: register @fastkey/cache-tags (or pass `tags`) to invalidate by tag',
+    500,
+  ),
   /** A cache key is empty or not a string. */
   FST_CACHE_INVALID_KEY: createError('FST_CACHE_INVALID_KEY', 'Invalid cache key: %s', 500, TypeError),
 } as const

@@ -35,6 +35,12 @@ export interface FastifyCacheOptions {
   tags?: TagProvider
   /** Emit `cache-control` on cached routes unless a route says otherwise. @default false */
   cacheControl?: boolean
+  /**
+   * Response header that lists a cached response's tags, so a CDN in front can be purged by the same
+   * words (e.g. 'surrogate-key' for Fastly, 'cache-tag' for Cloudflare); `false` = none. Needs a tag
+   * provider that can name recorded tags. @default false
+   */
+  tagsHeader?: string | false
   /** @default the Fastify logger */
   logger?: CacheLogger
 }
@@ -50,6 +56,7 @@ const PLUGIN_KEYS = [
   'breaker',
   'tags',
   'cacheControl',
+  'tagsHeader',
   'logger',
 ]
 
@@ -124,7 +131,20 @@ const plugin: FastifyPluginAsync<FastifyCacheOptions> = async (fastify, options)
 
   const runtime = new RouteRuntime(fastify, cache)
   const routeErrors: Error[] = []
-  const defaultCacheControl = options.cacheControl ?? false
+  const tagsHeader = options.tagsHeader ?? false
+  if (tagsHeader !== false && !(typeof tagsHeader === 'string' && /^[a-z0-9-]{1,64}$/i.test(tagsHeader)))
+    throw fail(`tagsHeader: expected a header name or false, got ${String(tagsHeader)}`)
+  const provider = cache.tagProvider
+  if (tagsHeader !== false && !provider?.names)
+    throw fail(`tagsHeader: "${tagsHeader}" needs a tag provider that can name tags (@fastkey/cache-tags)`)
+  const routeDefaults = {
+    policy: cache.defaults,
+    cacheControl: options.cacheControl ?? false,
+    tagsHeader:
+      tagsHeader === false || !provider?.names
+        ? undefined
+        : { name: tagsHeader.toLowerCase(), names: (recorded: string) => provider.names!(recorded) },
+  }
 
   fastify.addHook('onRoute', (route: RouteOptions) => {
     const config = (route.config as { cache?: RouteCacheOptions | false } | undefined)?.cache
@@ -132,7 +152,7 @@ const plugin: FastifyPluginAsync<FastifyCacheOptions> = async (fastify, options)
     const methods = Array.isArray(route.method) ? route.method : [route.method]
     let compiled: ReturnType<typeof compileRoute>
     try {
-      compiled = compileRoute(config, methods, route.url, cache.defaults, defaultCacheControl)
+      compiled = compileRoute(config, methods, route.url, routeDefaults)
     } catch (error) {
       // Reported by ready(), so a bad config fails startup wherever the route was declared.
       routeErrors.push(error as Error)

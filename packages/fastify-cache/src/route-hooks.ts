@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import type { Cache, Lookup } from './cache.js'
 import { computeEtag } from './entry.js'
-import type { FlightResult, LeaderFill } from './flight.js'
+import type { LeaderFill } from './flight.js'
 import { routeKey } from './route-key.js'
 import type { CompiledRoute } from './route-options.js'
 import { cacheHeaders, responseStorable, sendEntry } from './route-reply.js'
@@ -118,7 +118,13 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
       return sendEntry(request, reply, compiled, found.entry, found.ageMs, 'STALE')
     }
     if (events.has('miss')) events.emit('miss', { key, route })
-    const state: RequestState = { compiled, key, fill: undefined, stale: found ?? undefined, value: undefined }
+    const state: RequestState = {
+      compiled,
+      key,
+      fill: undefined,
+      stale: found ?? undefined,
+      value: undefined,
+    }
     req[kCacheState] = state
     // A HEAD response has no body to store: it runs the handler without filling.
     if (method === 'HEAD') return
@@ -160,7 +166,7 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
     if (!state) return payload
     const status = reply.statusCode
     if (status >= 500 && state.stale && canServeOnError(state.stale)) {
-      await finish(state, { outcome: 'none' })
+      finishInBackground(state)
       return serveStaleOnError(reply, state, state.stale)
     }
     const fill = state.fill
@@ -175,7 +181,7 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
     reply.header('x-cache', 'MISS')
     if (!storable) {
       if (events.has('skip')) events.emit('skip', { key: state.key, reason: 'uncacheable', route })
-      await finish(state, { outcome: 'none' })
+      finishInBackground(state)
       return payload
     }
     const body = Buffer.isBuffer(payload) ? payload : Buffer.from(payload as string)
@@ -196,22 +202,24 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
       tags = entry && compiled.tags ? compiled.tags(request, state.value ?? payload) : undefined
     } catch (error) {
       cache.storeFailed('serialize', error, state.key)
-      await finish(state, { outcome: 'none' })
+      finishInBackground(state)
       return payload
     }
-    await finish(state, { entry, outcome: 'none' }, tags)
+    if (state.fill) cache.completeFillInBackground(state.fill, { entry, outcome: 'none' }, tags)
     if (entry) cacheHeaders(reply, compiled, entry, 0, 'MISS')
+    if (entry && tags?.length && compiled.tagsHeader) reply.header(compiled.tagsHeader.name, tags.join(' '))
     return payload
   }
 
   async function onResponse(request: FastifyRequest) {
     const state = (request as StatefulRequest)[kCacheState]
     // Whatever happened (abort, error before onSend), the lock and the waiters must be released.
-    if (state?.fill && !state.fill.done) await finish(state, { outcome: 'none' })
+    if (state) finishInBackground(state)
   }
 
-  function finish(state: RequestState, result: FlightResult, tags?: readonly string[]) {
-    return state.fill ? cache.completeFill(state.fill, result, tags) : Promise.resolve(false)
+  /** Ends this request's fill with nothing to store (no-op when already ended). */
+  function finishInBackground(state: RequestState) {
+    if (state.fill && !state.fill.done) cache.completeFillInBackground(state.fill, { outcome: 'none' })
   }
 
   function serveStaleOnError(reply: FastifyReply, state: RequestState, stale: Lookup) {

@@ -32,6 +32,15 @@ export interface CompiledRoute {
   tags: RouteCacheOptions['tags']
   cacheControl: boolean
   bypass: RouteCacheOptions['bypass']
+  /** Response header listing the entry's tags (for CDN purges), with the provider's decoder. */
+  tagsHeader: { name: string; names: (recorded: string) => readonly string[] } | undefined
+}
+
+/** Plugin-level settings every route starts from. */
+export interface RouteDefaults {
+  policy: CachePolicy
+  cacheControl: boolean
+  tagsHeader: CompiledRoute['tagsHeader']
 }
 
 const ROUTE_KEYS = [
@@ -62,15 +71,14 @@ export function compileRoute(
   config: RouteCacheOptions,
   methods: readonly string[],
   url: string,
-  defaults: CachePolicy,
-  defaultCacheControl: boolean,
+  defaults: RouteDefaults,
 ): CompiledRoute {
   const fail = (what: string) => new errors.FST_CACHE_ROUTE_CONFIG(`${methods.join(',')} ${url}: ${what}`)
   if (typeof config !== 'object' || config === null)
     throw fail(`expected an object or false, got ${String(config)}`)
   rejectUnknownKeys(config, ROUTE_KEYS, fail)
   if (!methods.some((m) => m === 'GET' || m === 'HEAD')) throw fail('only GET and HEAD routes can be cached')
-  const policy = resolvePolicy(config, defaults, fail)
+  const policy = resolvePolicy(config, defaults.policy, fail)
   fn(config.key, 'key', fail)
   fn(config.tags, 'tags', fail)
   fn(config.bypass, 'bypass', fail)
@@ -94,7 +102,8 @@ export function compileRoute(
     varyHeader: vary.length > 0 ? vary.join(', ') : undefined,
     statuses: new Set(statuses),
     tags: config.tags,
-    cacheControl: config.cacheControl ?? defaultCacheControl,
+    cacheControl: config.cacheControl ?? defaults.cacheControl,
     bypass: config.bypass,
+    tagsHeader: defaults.tagsHeader,
   }
 }

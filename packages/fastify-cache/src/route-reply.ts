@@ -28,6 +28,8 @@ export function cacheHeaders(
   reply.header('age', String(Math.floor(ageMs / 1000)))
   if (entry.etag) reply.header('etag', entry.etag)
   if (compiled.varyHeader) reply.header('vary', compiled.varyHeader)
+  if (compiled.tagsHeader && entry.tags)
+    reply.header(compiled.tagsHeader.name, compiled.tagsHeader.names(entry.tags).join(' '))
   if (compiled.cacheControl) {
     const maxAge = Math.max(0, Math.floor((entry.freshMs - ageMs) / 1000))
     const swr = Math.floor(entry.staleMs / 1000)

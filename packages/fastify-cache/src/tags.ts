@@ -12,6 +12,18 @@ export type TagCapture = unknown
 
 export interface TagProvider {
   /**
+   * Called once by the engine that uses the provider, before any other call: gives access to the
+   * engine's store, bus and events (e.g. to evict memoised versions when another instance invalidates).
+   */
+  attach?(cache: import('./cache.js').Cache): void
+  /**
+   * Invalidates tags: 'hard' makes tagged entries misses, 'soft' makes them stale (stale-while-revalidate
+   * and stale-if-error still apply). Rejects when it could not be recorded: never a silent success.
+   */
+  invalidate(tags: readonly string[], mode: 'soft' | 'hard'): Promise<void>
+  /** Tag names recorded in an entry, for the optional response header (`surrogate-key`). */
+  names?(recorded: string): readonly string[]
+  /**
    * Called before the loader or handler runs. `tags` are given when known up front (service calls);
    * routes whose tags depend on the response pass `undefined`. Rejecting makes the engine skip storing.
    */

@@ -14,7 +14,10 @@ async function appOn(server: RedisProcess): Promise<{ app: FastifyInstance; orig
   const origin = { calls: 0 }
   const app = Fastify()
   await app.register(fastifyKeydb, { url: server.url })
-  await app.register(fastifyCache, { defaults: { ttl: 60_000 }, breaker: { failureThreshold: 5, cooldownMs: 300 } })
+  await app.register(fastifyCache, {
+    defaults: { ttl: 60_000 },
+    breaker: { failureThreshold: 5, cooldownMs: 300 },
+  })
   app.get('/items/:id', { config: { cache: {} } }, async (req) => {
     origin.calls++
     await sleep(ORIGIN_MS)
@@ -36,7 +39,11 @@ async function load(app: FastifyInstance, count: number, concurrency: number, id
         const i = next++
         const started = performance.now()
         const r = await app.inject(`/items/${i % ids}`)
-        results.push({ status: r.statusCode, ms: performance.now() - started, xCache: String(r.headers['x-cache']) })
+        results.push({
+          status: r.statusCode,
+          ms: performance.now() - started,
+          xCache: String(r.headers['x-cache']),
+        })
       }
     }),
   )

@@ -7,11 +7,15 @@ describe.each(storeKits('route cache'))('route cache on $name', (kit: StoreKit) 
     const { store } = await kit.make()
     let calls = 0
     const routes = (app: import('fastify').FastifyInstance) =>
-      app.get('/cold', { config: { cache: { ttl: 60_000, lock: { ttlMs: 10_000, waitMs: 8_000 } } } }, async () => {
-        calls++
-        await sleep(100)
-        return { value: 'the one', at: calls }
-      })
+      app.get(
+        '/cold',
+        { config: { cache: { ttl: 60_000, lock: { ttlMs: 10_000, waitMs: 8_000 } } } },
+        async () => {
+          calls++
+          await sleep(100)
+          return { value: 'the one', at: calls }
+        },
+      )
     const apps = await Promise.all([
       buildApp(store, {}, routes),
       buildApp(kit.twin(store), {}, routes),
@@ -60,7 +64,11 @@ describe.each(storeKits('route cache'))('route cache on $name', (kit: StoreKit) 
     const { store } = await kit.make()
     const handler = vi.fn(async () => ({ hello: 'world' }))
     const app = await buildApp(store, {}, (app) => {
-      app.get('/etag', { config: { cache: { ttl: 120_000, staleWhileRevalidate: 30_000, cacheControl: true } } }, handler)
+      app.get(
+        '/etag',
+        { config: { cache: { ttl: 120_000, staleWhileRevalidate: 30_000, cacheControl: true } } },
+        handler,
+      )
     })
     const miss = await app.inject('/etag')
     expect(miss.headers['cache-control']).toBe('public, max-age=120, stale-while-revalidate=30')
@@ -148,7 +156,9 @@ describe.each(storeKits('route cache'))('route cache on $name', (kit: StoreKit) 
   it('a lock holder that never releases: waiters run the handler after lock.waitMs', async () => {
     const { store } = await kit.make()
     const app = await buildApp(store, {}, (app) => {
-      app.get('/stuck', { config: { cache: { lock: { ttlMs: 60_000, waitMs: 200 } } } }, async () => ({ ok: true }))
+      app.get('/stuck', { config: { cache: { lock: { ttlMs: 60_000, waitMs: 200 } } } }, async () => ({
+        ok: true,
+      }))
     })
     const keyOf = await captureKey(app, '/stuck')
     await store.acquireLock(keyOf, 'someone-dead', 60_000)
@@ -173,7 +183,12 @@ describe.each(storeKits('route cache'))('route cache on $name', (kit: StoreKit) 
     expect(b.headers['x-cache']).toBe('HIT')
     expect(b.body).toBe(a.body)
     expect(a.headers.vary).toBe('accept-language')
-    for (const url of ['/items/1?a=1&b=3', '/items/1%7C2?a=1&b=2', '/items/1?a=1%26b%3D2', '/items/2?a=1&b=2']) {
+    for (const url of [
+      '/items/1?a=1&b=3',
+      '/items/1%7C2?a=1&b=2',
+      '/items/1?a=1%26b%3D2',
+      '/items/2?a=1&b=2',
+    ]) {
       const r = await app.inject(url)
       expect(r.headers['x-cache'], url).toBe('MISS')
     }

@@ -38,7 +38,9 @@ describe('route cache safety (DESIGN 8)', () => {
   })
 
   it('requests with authorization or cookie bypass unless the route keys per user', async () => {
-    const handler = vi.fn(async (req: import('fastify').FastifyRequest) => ({ user: req.headers.authorization ?? null }))
+    const handler = vi.fn(async (req: import('fastify').FastifyRequest) => ({
+      user: req.headers.authorization ?? null,
+    }))
     const app = await buildApp(new MemoryStore(), {}, (app) => {
       app.get('/shared', { config: { cache: {} } }, handler)
       app.get('/mine', { config: { cache: { key: (req) => String(req.headers.authorization) } } }, handler)
@@ -70,7 +72,10 @@ describe('route cache safety (DESIGN 8)', () => {
         },
         { trustProxy },
       )
-      const attack = await app.inject({ url: '/page', headers: { host: 'shop.test', 'x-forwarded-host': 'evil.test' } })
+      const attack = await app.inject({
+        url: '/page',
+        headers: { host: 'shop.test', 'x-forwarded-host': 'evil.test' },
+      })
       expect(attack.json().host).toBe(trustProxy ? 'evil.test' : 'shop.test')
       const victim = await app.inject({ url: '/page', headers: { host: 'shop.test' } })
       expect(victim.json(), `trustProxy ${trustProxy}`).toEqual({ host: 'shop.test' })
@@ -84,7 +89,9 @@ describe('route cache safety (DESIGN 8)', () => {
         '/validated',
         {
           config: { cache: {} },
-          schema: { querystring: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] } },
+          schema: {
+            querystring: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] },
+          },
         },
         handler,
       )
