@@ -24,6 +24,7 @@ export class Bus {
   readonly #store: CacheStore
   readonly #listeners = new Map<string, BusListener[]>()
   readonly #events: BusEvents
+  readonly #resetListeners: Array<() => void> = []
   #healthy = false
   #unsubscribe: (() => Promise<void>) | undefined
   #closed = false
@@ -41,19 +42,24 @@ export class Bus {
   async start(): Promise<void> {
     this.#unsubscribe = await this.#store.subscribe({
       message: (message) => this.#dispatch(message),
-      reset: () => {
-        this.#healthy = !this.#closed
-        this.#events.reset()
-      },
+      reset: () => this.#reset(),
       down: () => {
         this.#healthy = false
       },
     })
     // The memory store's bus cannot drop messages: it is healthy as soon as it is subscribed.
-    if (this.#store.kind === 'memory' && !this.#closed) {
-      this.#healthy = true
-      this.#events.reset()
-    }
+    if (this.#store.kind === 'memory' && !this.#closed) this.#reset()
+  }
+
+  /** Runs `listener` whenever the subscription is (re)established: drop anything memoised from the bus. */
+  onReset(listener: () => void): void {
+    this.#resetListeners.push(listener)
+  }
+
+  #reset(): void {
+    this.#healthy = !this.#closed
+    this.#events.reset()
+    for (const listener of this.#resetListeners) listener()
   }
 
   on(kind: string, listener: BusListener): void {
