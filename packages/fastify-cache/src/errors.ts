@@ -22,10 +22,6 @@ export const errors = {
     '@fastkey/fastify-cache is already registered on this instance',
     500,
   ),
-  /** A value could not be serialized for the cache (it is still returned to the caller). */
-  FST_CACHE_SERIALIZE: createError('FST_CACHE_SERIALIZE', 'Cannot serialize the value for key %s', 500),
-  /** The engine was used after close(). */
-  FST_CACHE_CLOSED: createError('FST_CACHE_CLOSED', 'The cache is closed', 500),
   /** `invalidateTags` was called on an engine without a tag provider. */
   FST_CACHE_NO_TAG_PROVIDER: createError(
     'FST_CACHE_NO_TAG_PROVIDER',
@@ -43,11 +39,6 @@ export const storeErrors = {
   FST_CACHE_STORE_TIMEOUT: createError(
     'FST_CACHE_STORE_TIMEOUT',
     'Cache store %s exceeded its %d ms deadline',
-    503,
-  ),
-  FST_CACHE_CIRCUIT_OPEN: createError(
-    'FST_CACHE_CIRCUIT_OPEN',
-    'Cache store skipped: circuit breaker open',
     503,
   ),
 } as const
