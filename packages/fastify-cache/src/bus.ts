@@ -15,7 +15,7 @@ export interface BusEvents {
 
 /**
  * Invalidation messages between instances over the store's pub/sub. A message is
- * `<instanceId> <kind> <payload>`; every instance, the sender included, hears it.
+ * `<instanceId>.<seq> <kind> <payload>`; every instance, the sender included, hears it.
  * `healthy` is false until the subscription is confirmed and after it drops: while it is false the
  * engine does not trust its in-process tier.
  */
@@ -25,6 +25,8 @@ export class Bus {
   readonly #listeners = new Map<string, BusListener[]>()
   readonly #events: BusEvents
   readonly #resetListeners: Array<() => void> = []
+  readonly #echoes = new Map<string, () => void>()
+  #seq = 0
   #healthy = false
   #unsubscribe: (() => Promise<void>) | undefined
   #closed = false
@@ -68,8 +70,29 @@ export class Bus {
     else this.#listeners.set(kind, [listener])
   }
 
-  async publish(kind: string, payload: string): Promise<void> {
-    await this.#store.publish(`${this.instanceId} ${kind} ${payload}`)
+  /**
+   * Publishes a message. With `confirmMs`, also waits (at most that long) until the message comes
+   * back on this instance's own subscription: the server delivers a message to every subscriber at
+   * once, so by then it has been handed to every other instance too.
+   */
+  async publish(kind: string, payload: string, confirmMs = 0): Promise<void> {
+    const sender = `${this.instanceId}.${++this.#seq}`
+    if (confirmMs <= 0 || !this.#healthy) {
+      await this.#store.publish(`${sender} ${kind} ${payload}`)
+      return
+    }
+    let timer: NodeJS.Timeout | undefined
+    const echoed = new Promise<void>((resolve) => {
+      this.#echoes.set(sender, resolve)
+      timer = setTimeout(resolve, confirmMs)
+    })
+    try {
+      await this.#store.publish(`${sender} ${kind} ${payload}`)
+      await echoed
+    } finally {
+      clearTimeout(timer)
+      this.#echoes.delete(sender)
+    }
   }
 
   #dispatch(message: string): void {
@@ -77,9 +100,11 @@ export class Bus {
     const second = message.indexOf(' ', first + 1)
     if (first < 0 || second < 0) return
     const kind = message.slice(first + 1, second)
+    const sender = message.slice(0, first)
+    const fromSelf = sender.startsWith(this.instanceId) && sender[this.instanceId.length] === '.'
+    if (fromSelf) this.#echoes.get(sender)?.()
     const list = this.#listeners.get(kind)
     if (!list) return
-    const fromSelf = message.slice(0, first) === this.instanceId
     const payload = message.slice(second + 1)
     for (const listener of list) {
       try {

@@ -62,6 +62,12 @@ export interface Lookup {
   tier: HitTier
 }
 
+/**
+ * How long delete() waits for its eviction message to come back on the bus: once it has, KeyDB has
+ * handed it to every instance, whose L1 drops the key as soon as it reads its socket.
+ */
+export const BUS_CONFIRM_MS = 100
+
 const ENGINE_KEYS = [...POLICY_KEYS, 'store', 'breaker', 'tags', 'logger']
 
 /**
@@ -206,7 +212,7 @@ export class Cache {
       throw error
     }
     if (this.events.has('delete')) this.events.emit('delete', { keys: list })
-    await this.#publishKeys(list)
+    await this.#publishKeys(list, BUS_CONFIRM_MS)
     return removed
   }
 
@@ -227,7 +233,7 @@ export class Cache {
   async clear(): Promise<number> {
     this.#l1?.clear()
     const removed = await this.store.clear()
-    await this.#bus.publish(BUS_CLEAR, '').catch((error) => this.#storeFailed('publish', error))
+    await this.#bus.publish(BUS_CLEAR, '', BUS_CONFIRM_MS).catch((error) => this.#storeFailed('publish', error))
     return removed
   }
 
@@ -700,9 +706,9 @@ export class Cache {
     }
   }
 
-  async #publishKeys(keys: readonly string[]): Promise<void> {
+  async #publishKeys(keys: readonly string[], confirmMs = 0): Promise<void> {
     await this.#bus
-      .publish(BUS_KEYS_CHANGED, keys.join('\n'))
+      .publish(BUS_KEYS_CHANGED, keys.join('\n'), confirmMs)
       .catch((error) => this.#storeFailed('publish', error))
   }
 
