@@ -233,7 +233,9 @@ export class Cache {
   async clear(): Promise<number> {
     this.#l1?.clear()
     const removed = await this.store.clear()
-    await this.#bus.publish(BUS_CLEAR, '', BUS_CONFIRM_MS).catch((error) => this.#storeFailed('publish', error))
+    await this.#bus
+      .publish(BUS_CLEAR, '', BUS_CONFIRM_MS)
+      .catch((error) => this.#storeFailed('publish', error))
     return removed
   }
 
