@@ -166,7 +166,7 @@ export class Cache {
     const k = normalizeKey(key)
     const policy = this.policy(options)
     const found = await this.lookup(k, policy)
-    if (!found || found.freshness !== 'fresh') {
+    if (found?.freshness !== 'fresh') {
       if (this.events.has('miss')) this.events.emit('miss', { key: k })
       return undefined
     }
