@@ -1,0 +1,272 @@
+import type { Cache, KeydbStore, TagCapture, TagProvider, TagVerdict } from '@fastkey/fastify-cache'
+import type { VersionBackend } from './backend.js'
+import { errors } from './errors.js'
+import { MemberIndex, serverInfo, useMemberIndex } from './member-index.js'
+import { VersionMemo } from './memo.js'
+import { memoryVersionsOf } from './memory-backend.js'
+import { type ResolvedTagOptions, resolveTagOptions, type TagProviderOptions } from './options.js'
+import { VersionReader } from './reader.js'
+import { RedisVersions } from './redis-backend.js'
+import { MAX_TAGS_PER_INVALIDATION, validateTags } from './validate.js'
+import {
+  type CapturedTag,
+  decodeRecorded,
+  encodeRecorded,
+  type RecordedTag,
+  STALE_MARK,
+  type TagVersions,
+  verdictOf,
+} from './versions.js'
+
+/** Bus message kind: payload = invalidated tags, one per line; listeners evict their memoised versions. */
+export const BUS_TAGS = 't'
+const MAX_PARSED = 10_000
+
+interface Capture {
+  /** Backend time before the load: decides for tags that were not known at `begin`. */
+  mark: number
+  /** Versions of the tags known at `begin`, read before the load. */
+  versions?: Map<string, CapturedTag>
+  /** The tags given to `begin` were invalid: reported at `seal`, nothing is stored. */
+  invalid?: unknown
+}
+
+/** Counters for tests, benchmarks and dashboards. */
+export interface TagProviderStats {
+  /** Fills not stored because a hard invalidation (or a delete) raced their load. */
+  raced: number
+  /** Fills stored already stale because a soft invalidation raced their load. */
+  racedSoft: number
+  /** Reads of tagged entries answered from memoised versions (no round trip). */
+  memoHits: number
+  /** Reads of tagged entries that had to read versions from the store. */
+  memoMisses: number
+  /** Tags whose versions are memoised now. */
+  memoSize: number
+}
+
+/**
+ * Tag versions (DESIGN 6): invalidating a tag writes one new version (one single-key write, however
+ * many entries carry it); an entry records its tags' versions and a read whose recorded version
+ * differs is a miss (hard) or stale (soft). Plugs into @fastkey/fastify-cache as its `tags` provider.
+ */
+export class TagVersionProvider implements TagProvider {
+  readonly options: ResolvedTagOptions
+  readonly #memo: VersionMemo
+  readonly #parsed = new Map<string, RecordedTag[] | undefined>()
+  readonly #background = new Set<Promise<unknown>>()
+  #cache: Cache | undefined
+  #backend: VersionBackend | undefined
+  #reader: VersionReader | undefined
+  #index: MemberIndex | undefined
+  #stats = { raced: 0, racedSoft: 0, memoHits: 0, memoMisses: 0 }
+
+  constructor(options?: TagProviderOptions) {
+    this.options = resolveTagOptions(options)
+    this.#memo = new VersionMemo(this.options.versionTtlMs, this.options.maxMemoTags)
+  }
+
+  get stats(): TagProviderStats {
+    return { ...this.#stats, memoSize: this.#memo.size }
+  }
+
+  /** 'keydb' or 'memory' once attached. */
+  get backendKind(): 'keydb' | 'memory' | undefined {
+    return this.#backend?.kind
+  }
+
+  /** Whether the KeyDB member index is in use (asked for, and the server answered as KeyDB). */
+  get memberIndexActive(): boolean {
+    return this.#index !== undefined
+  }
+
+  attach(cache: Cache): void {
+    if (this.#cache) throw new errors.FST_CACHE_TAGS_ALREADY_ATTACHED()
+    const store = cache.store
+    if (store.kind === 'memory') this.#backend = memoryVersionsOf(store)
+    else if (store.kind === 'keydb') {
+      const { client, namespace } = store as KeydbStore
+      this.#backend = new RedisVersions({ client, namespace, ...this.options })
+      if (this.options.memberIndex) this.#track(this.#detectIndex(store as KeydbStore))
+    } else throw new errors.FST_CACHE_TAGS_UNSUPPORTED_STORE(store.kind)
+    this.#cache = cache
+    const backend = this.#backend
+    this.#reader = new VersionReader(
+      backend,
+      () => this.#memo.epoch,
+      (versions, epoch) => this.#memoise(versions, epoch),
+    )
+    cache.bus.on(BUS_TAGS, (payload) => this.#memo.evict(payload.split('\n')))
+    // Messages may have been missed while the subscription was down: forget everything memoised.
+    cache.bus.onReset(() => this.#memo.clear())
+  }
+
+  async begin(tags: readonly string[] | undefined): Promise<TagCapture> {
+    const backend = this.#attached().backend
+    const mark = backend.mark()
+    if (tags === undefined) return { mark } satisfies Capture
+    let list: readonly string[]
+    try {
+      list = validateTags(tags)
+    } catch (invalid) {
+      // Not thrown here: the engine would count it as a store failure and trip its breaker.
+      return { mark, invalid } satisfies Capture
+    }
+    return { mark, versions: await backend.capture(list, undefined) } satisfies Capture
+  }
+
+  async seal(
+    capture: TagCapture,
+    tags: readonly string[],
+    entry?: { key: string; ttlMs: number },
+  ): Promise<string | undefined> {
+    const { cache, backend } = this.#attached()
+    const c = capture as Capture
+    let list: readonly string[]
+    try {
+      if (c.invalid !== undefined) throw c.invalid
+      list = validateTags(tags)
+    } catch (error) {
+      cache.storeFailed('serialize', error)
+      return undefined
+    }
+    if (list.length === 0) return ''
+    const epoch = this.#memo.epoch
+    let current: Map<string, CapturedTag>
+    try {
+      current = await backend.capture(list, c.mark)
+    } catch (error) {
+      cache.storeFailed('read', error)
+      return undefined
+    }
+    const recorded: RecordedTag[] = []
+    let softRaced = false
+    for (const tag of list) {
+      const now = current.get(tag)!
+      const before = c.versions?.get(tag)
+      // Tags known before the load compare versions (exact); the others compare invalidation times
+      // with the server clock at the start of the load.
+      const hardRaced = before ? before.hard !== now.hard : now.hardSince
+      if (hardRaced) {
+        this.#stats.raced++
+        return undefined
+      }
+      const soft = before ? before.soft !== now.soft : now.softSince
+      softRaced ||= soft
+      recorded.push({ tag, hard: now.hard, soft: soft ? STALE_MARK : now.soft })
+    }
+    if (softRaced) this.#stats.racedSoft++
+    this.#memoise(current, epoch)
+    if (entry && this.#index) this.#track(this.#recordIndex(list, entry))
+    return encodeRecorded(recorded)
+  }
+
+  check(recorded: string): TagVerdict | Promise<TagVerdict> {
+    const tags = this.#decode(recorded)
+    if (tags === undefined) return 'invalid'
+    const { backend, cache } = this.#attached()
+    if (backend.readSync) return verdictOf(tags, (tag) => backend.readSync!(tag))
+    if (cache.bus.healthy) {
+      const now = performance.now()
+      let verdict: TagVerdict = 'valid'
+      let i = 0
+      for (; i < tags.length; i++) {
+        const t = tags[i]!
+        const memoised = this.#memo.get(t.tag, now)
+        if (memoised === undefined) break
+        if (memoised.hard !== t.hard) verdict = 'invalid'
+        else if (memoised.soft !== t.soft && verdict === 'valid') verdict = 'stale'
+      }
+      if (i === tags.length) {
+        this.#stats.memoHits++
+        return verdict
+      }
+    }
+    this.#stats.memoMisses++
+    const reader = this.#reader!
+    return Promise.all(tags.map((t) => reader.read(t.tag))).then((versions) => {
+      const byTag = new Map(tags.map((t, i) => [t.tag, versions[i]!]))
+      return verdictOf(tags, (tag) => byTag.get(tag))
+    })
+  }
+
+  async invalidate(tags: readonly string[], mode: 'soft' | 'hard'): Promise<void> {
+    const { cache, backend } = this.#attached()
+    if (mode !== 'soft' && mode !== 'hard')
+      throw new errors.FST_CACHE_TAGS_INVALID_OPTION(`mode: expected 'soft' or 'hard', got ${String(mode)}`)
+    const list = validateTags(tags, MAX_TAGS_PER_INVALIDATION, 'per invalidation')
+    if (list.length === 0) return
+    try {
+      await backend.invalidate(list, mode)
+    } catch (error) {
+      cache.storeFailed('delete', error)
+      throw error
+    }
+    this.#memo.evict(list)
+    if (backend.kind === 'keydb') {
+      try {
+        await cache.bus.publish(BUS_TAGS, list.join('\n'))
+      } catch (error) {
+        cache.storeFailed('publish', error)
+        throw new errors.FST_CACHE_TAGS_PUBLISH_FAILED({ cause: error })
+      }
+    }
+    if (mode === 'hard' && this.#index) for (const tag of list) this.#track(this.#purge(tag))
+  }
+
+  names(recorded: string): readonly string[] {
+    return this.#decode(recorded)?.map((t) => t.tag) ?? []
+  }
+
+  /** Waits for index work started in the background (KeyDB member index). */
+  async close(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background])
+  }
+
+  #attached(): { cache: Cache; backend: VersionBackend } {
+    if (!this.#cache || !this.#backend) throw new errors.FST_CACHE_TAGS_NOT_ATTACHED()
+    return { cache: this.#cache, backend: this.#backend }
+  }
+
+  #memoise(versions: Map<string, TagVersions>, epoch: number): void {
+    // Never memoise without a bus to evict it: another instance's invalidation would go unheard.
+    if (this.#backend?.readSync || !this.#cache?.bus.healthy) return
+    const now = performance.now()
+    for (const [tag, v] of versions) this.#memo.set(tag, { hard: v.hard, soft: v.soft }, epoch, now)
+  }
+
+  #decode(recorded: string): RecordedTag[] | undefined {
+    if (this.#parsed.has(recorded)) return this.#parsed.get(recorded)
+    const tags = decodeRecorded(recorded)
+    if (this.#parsed.size >= MAX_PARSED) this.#parsed.clear()
+    this.#parsed.set(recorded, tags)
+    return tags
+  }
+
+  async #detectIndex(store: KeydbStore): Promise<void> {
+    const info = await serverInfo(store.client, this.options.commandTimeoutMs)
+    if (useMemberIndex(this.options.memberIndex, info))
+      this.#index = new MemberIndex(store.client, store.namespace, this.options.tagTtlMs)
+  }
+
+  async #recordIndex(tags: readonly string[], entry: { key: string; ttlMs: number }): Promise<void> {
+    const store = this.#cache!.store as KeydbStore
+    await this.#index!.record(tags, store.entryKey(entry.key), entry.ttlMs).catch((error) =>
+      this.#cache!.storeFailed('set', error),
+    )
+  }
+
+  async #purge(tag: string): Promise<void> {
+    await this.#index!.purge(tag).catch((error) => this.#cache!.storeFailed('delete', error))
+  }
+
+  #track(task: Promise<unknown>): void {
+    this.#background.add(task)
+    task.finally(() => this.#background.delete(task))
+  }
+}
+
+/** Creates the tag provider to pass as `tags` to `fastifyCache` or `new Cache()` (one per engine). */
+export function createTagProvider(options?: TagProviderOptions): TagVersionProvider {
+  return new TagVersionProvider(options)
+}

@@ -1,0 +1,76 @@
+import type { TagVerdict } from '@fastkey/fastify-cache'
+
+/**
+ * A tag's current versions. `hard` changes on hard invalidations only, `soft` on soft ones only: an
+ * entry whose recorded `hard` differs is gone, one whose recorded `soft` differs is stale. Each is a
+ * unique opaque string, compared for equality only ('' = the version key does not exist).
+ *
+ * Format: `<kind><at>.<random>`, kind `c` (created on first use) or `i` (written by an invalidation),
+ * `at` the backend's clock when written (server µs for KeyDB/Redis, a sequence number in memory). `at`
+ * is read only to tell whether an invalidation happened during a load whose tags were unknown when it
+ * started; validity is decided by equality alone.
+ */
+export interface TagVersions {
+  hard: string
+  soft: string
+}
+
+/** What a fill reads: the versions, and whether an invalidation wrote them after the load began. */
+export interface CapturedTag extends TagVersions {
+  hardSince: boolean
+  softSince: boolean
+}
+
+/** A tag as recorded in an entry. */
+export interface RecordedTag extends TagVersions {
+  tag: string
+}
+
+/** Recorded in place of a soft version when a soft invalidation raced the load: the entry is stale at once. */
+export const STALE_MARK = '~'
+
+export const MISSING: TagVersions = Object.freeze({ hard: '', soft: '' })
+
+/** The backend time at which an invalidation wrote `version`; `undefined` for created or missing ones. */
+export function invalidatedAt(version: string): number | undefined {
+  if (version.charCodeAt(0) !== 105 /* i */) return undefined
+  const dot = version.indexOf('.')
+  const at = Number(dot < 0 ? version.slice(1) : version.slice(1, dot))
+  return Number.isFinite(at) ? at : undefined
+}
+
+/** Recorded form: `tag hard soft tag hard soft ...` (tags and versions never contain spaces). */
+export function encodeRecorded(tags: readonly RecordedTag[]): string {
+  let out = ''
+  for (const t of tags) out += `${out === '' ? '' : ' '}${t.tag} ${t.hard} ${t.soft}`
+  return out
+}
+
+/** Parses a recorded string; `undefined` when it is not one of ours (then the entry is invalid). */
+export function decodeRecorded(recorded: string): RecordedTag[] | undefined {
+  const parts = recorded.split(' ')
+  if (parts.length % 3 !== 0) return undefined
+  const tags: RecordedTag[] = []
+  for (let i = 0; i < parts.length; i += 3) {
+    const tag = parts[i]!
+    const hard = parts[i + 1]!
+    const soft = parts[i + 2]!
+    if (tag === '' || hard === '' || soft === '') return undefined
+    tags.push({ tag, hard, soft })
+  }
+  return tags
+}
+
+/** Any hard version changed: invalid. Else any soft version changed: stale. Else valid. */
+export function verdictOf(
+  recorded: readonly RecordedTag[],
+  current: (tag: string) => TagVersions | undefined,
+): TagVerdict {
+  let verdict: TagVerdict = 'valid'
+  for (const r of recorded) {
+    const now = current(r.tag) ?? MISSING
+    if (now.hard !== r.hard) return 'invalid'
+    if (now.soft !== r.soft) verdict = 'stale'
+  }
+  return verdict
+}
