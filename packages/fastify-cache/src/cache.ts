@@ -296,7 +296,23 @@ export class Cache {
   lookupL1(key: string, policy: CachePolicy): Lookup | undefined {
     if (!policy.l1 || !this.#l1 || !this.#bus.healthy) return undefined
     const hit = this.#l1.get(key)
-    return hit && { entry: hit.entry, freshness: 'fresh', ageMs: hit.ageMs, tier: 'l1' }
+    if (!hit) return undefined
+    // A tagged entry is only as good as its tags: a provider answers from memoised versions (sync);
+    // when it cannot (a promise) or the entry is no longer valid, the store path decides.
+    if (hit.entry.tags !== '' && this.#tags) {
+      let verdict: TagVerdict | Promise<TagVerdict>
+      try {
+        verdict = this.#tags.check(hit.entry.tags)
+      } catch {
+        verdict = 'invalid'
+      }
+      if (verdict !== 'valid') {
+        if (typeof verdict === 'string') this.#l1.delete(key)
+        else verdict.catch(() => {})
+        return undefined
+      }
+    }
+    return { entry: hit.entry, freshness: 'fresh', ageMs: hit.ageMs, tier: 'l1' }
   }
 
   /**
