@@ -55,7 +55,7 @@ export class TallyCounter {
     return (value) => {
       let cell = cells.get(value)
       if (cell === undefined) {
-        cell = this.cell({ ...fixed, [label]: value })
+        cell = this.cell({ [label]: value, ...fixed })
         cells.set(value, cell)
       }
       return cell
