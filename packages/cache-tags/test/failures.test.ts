@@ -1,0 +1,89 @@
+import { KeydbStore } from '@fastkey/fastify-cache'
+import { startRedisServer } from '@fastkey/test-services'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
+import { instance, keydbStandaloneKit, redisClient, sleep } from './helpers.js'
+
+/** An engine on a throwaway Redis we may freeze or cut (never the shared one). */
+async function throwaway(options: Parameters<typeof instance>[2] = {}) {
+  const server = await startRedisServer()
+  onTestFinished(() => server.stop())
+  const client = await redisClient(server.url)
+  const store = new KeydbStore({ client, namespace: 'fails', commandTimeoutMs: 100 })
+  onTestFinished(() => store.close())
+  const x = await instance(store, {}, { commandTimeoutMs: 100, ...options })
+  return { server, client, ...x }
+}
+
+describe('failures', () => {
+  it('an invalidation while the store is down rejects, is counted, and succeeds once it is back', async () => {
+    const { server, cache } = await throwaway()
+    await cache.set('k', 'v', { tags: ['t'] })
+    const errors: Array<[string, string | undefined]> = []
+    const invalidated: string[][] = []
+    cache.events.on('error', (e) => errors.push([e.operation, (e.error as { code?: string }).code]))
+    cache.events.on('invalidate', (e) => invalidated.push([...e.tags]))
+    server.pause()
+    try {
+      await expect(cache.invalidateTags(['t'])).rejects.toMatchObject({ code: 'FST_CACHE_TAGS_TIMEOUT' })
+    } finally {
+      server.resume()
+    }
+    expect(errors).toContainEqual(['delete', 'FST_CACHE_TAGS_TIMEOUT'])
+    expect(invalidated).toEqual([]) // the engine reports only invalidations that happened
+    for (let i = 0; i < 100 && cache.circuitState !== 'closed'; i++) await sleep(20)
+    await cache.invalidateTags(['t'])
+    expect(invalidated).toEqual([['t']])
+    expect(await cache.get('k')).toBeUndefined()
+  })
+
+  it('reads and fills of tagged entries while the store is frozen fall back to the loader', async () => {
+    const { server, cache } = await throwaway({ versionTtlMs: 0 })
+    await cache.set('k', 'v1', { tags: ['t'] })
+    server.pause()
+    try {
+      expect(await cache.getOrSet('k', async () => 'origin', { tags: ['t'] })).toBe('origin')
+      expect(await cache.getOrSet('other', async () => 'origin', { tags: ['t'] })).toBe('origin')
+    } finally {
+      server.resume()
+    }
+  })
+
+  it('a publish failure after the versions were written rejects with FST_CACHE_TAGS_PUBLISH_FAILED', async () => {
+    const { store } = await keydbStandaloneKit.make()
+    const { cache } = await instance(store)
+    await cache.set('k', 'v', { tags: ['t'] })
+    vi.spyOn(cache.bus, 'publish').mockRejectedValueOnce(new Error('publish lost'))
+    await expect(cache.invalidateTags(['t'])).rejects.toMatchObject({
+      code: 'FST_CACHE_TAGS_PUBLISH_FAILED',
+      cause: { message: 'publish lost' },
+    })
+    expect(await cache.get('k')).toBeUndefined() // the versions did change
+  })
+
+  it('memoised versions are dropped when the bus reconnects after a gap, and not used while it is down', async () => {
+    const { client, cache, tags } = await throwaway({ versionTtlMs: 60_000 })
+    await cache.set('k', 'v', { tags: ['t'] })
+    expect(await cache.get('k')).toBe('v')
+    expect(tags.stats.memoSize).toBe(1)
+    await client.client('KILL', 'TYPE', 'pubsub')
+    for (let i = 0; i < 200 && (tags.stats.memoSize > 0 || !cache.bus.healthy); i++) await sleep(10)
+    expect(tags.stats.memoSize).toBe(0)
+    expect(await cache.get('k')).toBe('v')
+    expect(tags.stats.memoSize).toBe(1)
+    // While the bus is down (simulated), memoised versions are not trusted: each read fetches them.
+    const down = vi.spyOn(cache.bus, 'healthy', 'get').mockReturnValue(false)
+    const { memoHits, memoMisses } = tags.stats
+    for (let i = 0; i < 3; i++) expect(await cache.get('k')).toBe('v')
+    expect(tags.stats.memoHits).toBe(memoHits)
+    expect(tags.stats.memoMisses).toBe(memoMisses + 3)
+    down.mockRestore()
+  })
+
+  it('versionTtlMs 0 memoises nothing: every read of a tagged entry reads its versions', async () => {
+    const { store } = await keydbStandaloneKit.make()
+    const { cache, tags } = await instance(store, {}, { versionTtlMs: 0 })
+    await cache.set('k', 'v', { tags: ['t'] })
+    for (let i = 0; i < 3; i++) expect(await cache.get('k')).toBe('v')
+    expect(tags.stats).toMatchObject({ memoSize: 0, memoHits: 0, memoMisses: 3 })
+  })
+})

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest'
+import { isKeydbInfo, useMemberIndex } from '../src/index.js'
+import { VersionMemo } from '../src/memo.js'
+import { MemoryVersions } from '../src/memory-backend.js'
+import { decodeRecorded, encodeRecorded, invalidatedAt, STALE_MARK, verdictOf } from '../src/versions.js'
+
+const REDIS_INFO = ['# Server', 'redis_version:7.0.15', 'redis_mode:standalone', 'os:Linux', ''].join('\r\n')
+const KEYDB_INFO = [
+  '# Server',
+  'redis_version:6.3.4',
+  'redis_mode:standalone',
+  'availability_zone:',
+  'features:cluster_mget',
+  '',
+].join('\r\n')
+
+describe('recorded versions', () => {
+  it('round-trips and rejects what is not ours', () => {
+    const tags = [
+      { tag: 'cat:tv', hard: 'c1.ab', soft: 'i2.cd' },
+      { tag: 'p/1', hard: 'i3.ef', soft: STALE_MARK },
+    ]
+    expect(decodeRecorded(encodeRecorded(tags))).toEqual(tags)
+    for (const foreign of ['x', 'a b', 'a  b c', 'a b c d']) expect(decodeRecorded(foreign)).toBeUndefined()
+  })
+
+  it('hard change = invalid, soft change = stale, missing version = invalid', () => {
+    const recorded = [
+      { tag: 'a', hard: 'h1', soft: 's1' },
+      { tag: 'b', hard: 'h2', soft: 's2' },
+    ]
+    const current = new Map([
+      ['a', { hard: 'h1', soft: 's1' }],
+      ['b', { hard: 'h2', soft: 's2' }],
+    ])
+    expect(verdictOf(recorded, (t) => current.get(t))).toBe('valid')
+    current.set('b', { hard: 'h2', soft: 's3' })
+    expect(verdictOf(recorded, (t) => current.get(t))).toBe('stale')
+    current.set('a', { hard: 'h9', soft: 's1' })
+    expect(verdictOf(recorded, (t) => current.get(t))).toBe('invalid')
+    expect(verdictOf(recorded, () => undefined)).toBe('invalid')
+  })
+
+  it('reads invalidation times only from invalidation versions', () => {
+    expect(invalidatedAt('i1795828404735064.abc')).toBe(1795828404735064)
+    expect(invalidatedAt('i42')).toBe(42)
+    expect(invalidatedAt('c1795828404735064.abc')).toBeUndefined()
+    expect(invalidatedAt('')).toBeUndefined()
+    expect(invalidatedAt(STALE_MARK)).toBeUndefined()
+  })
+})
+
+describe('memory versions', () => {
+  it('hard and soft versions move independently; "since" is exact', async () => {
+    const versions = new MemoryVersions()
+    const first = (await versions.capture(['t'], undefined)).get('t')!
+    const mark = versions.mark()
+    await versions.invalidate(['t'], 'soft')
+    const afterSoft = (await versions.capture(['t'], mark)).get('t')!
+    expect(afterSoft.hard).toBe(first.hard)
+    expect(afterSoft.soft).not.toBe(first.soft)
+    expect(afterSoft).toMatchObject({ hardSince: false, softSince: true })
+    const mark2 = versions.mark()
+    await versions.invalidate(['t'], 'hard')
+    const afterHard = (await versions.capture(['t'], mark2)).get('t')!
+    expect(afterHard.soft).toBe(afterSoft.soft)
+    expect(afterHard).toMatchObject({ hardSince: true, softSince: false })
+    expect((await versions.capture(['t'], versions.mark())).get('t')).toMatchObject({
+      hardSince: false,
+      softSince: false,
+    })
+  })
+
+  it('forgets the least recently used tags beyond its bound (their entries then miss)', async () => {
+    const versions = new MemoryVersions(2)
+    await versions.capture(['a', 'b'], undefined)
+    await versions.capture(['a'], undefined)
+    await versions.capture(['c'], undefined)
+    expect(versions.readSync('a').hard).not.toBe('')
+    expect(versions.readSync('b').hard).toBe('')
+  })
+})
+
+describe('version memo', () => {
+  it('expires, stays bounded, and ignores reads that overlapped an eviction', () => {
+    const memo = new VersionMemo(1_000, 2)
+    const v = { hard: 'h', soft: 's' }
+    memo.set('a', v, memo.epoch, 0)
+    expect(memo.get('a', 999)).toBe(v)
+    expect(memo.get('a', 1_000)).toBeUndefined()
+    const epoch = memo.epoch
+    memo.evict(['x'])
+    memo.set('a', v, epoch, 0) // read before the eviction landed: may predate the write
+    expect(memo.get('a', 1)).toBeUndefined()
+    for (const tag of ['a', 'b', 'c']) memo.set(tag, v, memo.epoch, 0)
+    expect(memo.size).toBe(2)
+    expect(memo.get('a', 1)).toBeUndefined()
+    memo.clear()
+    expect(memo.size).toBe(0)
+    expect(new VersionMemo(0, 10).epoch).toBe(0)
+  })
+})
+
+describe('KeyDB member index decision', () => {
+  it('is on only when asked for and the server is KeyDB', () => {
+    expect(isKeydbInfo(KEYDB_INFO)).toBe(true)
+    expect(isKeydbInfo(KEYDB_INFO.replace('availability_zone:\r\n', ''))).toBe(true)
+    expect(isKeydbInfo(KEYDB_INFO.replace('features:cluster_mget\r\n', ''))).toBe(true)
+    expect(isKeydbInfo('# Server\r\nredis_version:6.2.0\r\nmvcc_depth:0\r\n')).toBe(true)
+    // redis_version alone decides nothing: KeyDB can report any version there.
+    expect(isKeydbInfo(REDIS_INFO)).toBe(false)
+    expect(isKeydbInfo(REDIS_INFO.replace('7.0.15', '6.3.4'))).toBe(false)
+    expect(useMemberIndex(true, KEYDB_INFO)).toBe(true)
+    expect(useMemberIndex(false, KEYDB_INFO)).toBe(false)
+    expect(useMemberIndex(true, REDIS_INFO)).toBe(false)
+    expect(useMemberIndex(true, undefined)).toBe(false)
+  })
+})

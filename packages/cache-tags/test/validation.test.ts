@@ -1,0 +1,121 @@
+import { Cache, type CacheStore, MemoryStore } from '@fastkey/fastify-cache'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import {
+  createTagProvider,
+  isValidTag,
+  MAX_TAG_LENGTH,
+  MAX_TAGS_PER_ENTRY,
+  MAX_TAGS_PER_INVALIDATION,
+  validateTags,
+} from '../src/index.js'
+import { instance, memoryKit } from './helpers.js'
+
+const codeOf = (fn: () => unknown) => {
+  try {
+    fn()
+  } catch (error) {
+    return (error as { code?: string }).code
+  }
+  return undefined
+}
+
+describe('tag validation', () => {
+  it('accepts the charset up to the length limit and dedupes', () => {
+    const longest = 'a'.repeat(MAX_TAG_LENGTH)
+    expect(validateTags(['cat:tv', 'product:1', 'a.b_c-d/e', 'cat:tv', longest])).toEqual([
+      'cat:tv',
+      'product:1',
+      'a.b_c-d/e',
+      longest,
+    ])
+    expect(isValidTag('x')).toBe(true)
+  })
+
+  it('rejects bad tags with FST_CACHE_TAGS_INVALID_TAG and too many with FST_CACHE_TAGS_TOO_MANY', () => {
+    for (const bad of ['', 'has space', 'a'.repeat(MAX_TAG_LENGTH + 1), '{slot}', 'é', 'a\nb', 42, null]) {
+      expect(codeOf(() => validateTags([bad]))).toBe('FST_CACHE_TAGS_INVALID_TAG')
+    }
+    expect(codeOf(() => validateTags('cat:tv'))).toBe('FST_CACHE_TAGS_INVALID_TAG')
+    const many = Array.from({ length: MAX_TAGS_PER_ENTRY + 1 }, (_, i) => `t${i}`)
+    expect(codeOf(() => validateTags(many))).toBe('FST_CACHE_TAGS_TOO_MANY')
+    expect(validateTags(many.slice(1))).toHaveLength(MAX_TAGS_PER_ENTRY)
+  })
+
+  it('invalidateTags validates before any write', async () => {
+    const { cache } = await instance(new MemoryStore())
+    await expect(cache.invalidateTags(['ok', 'not ok'])).rejects.toMatchObject({
+      code: 'FST_CACHE_TAGS_INVALID_TAG',
+    })
+    const many = Array.from({ length: MAX_TAGS_PER_INVALIDATION + 1 }, (_, i) => `t${i}`)
+    await expect(cache.invalidateTags(many)).rejects.toMatchObject({ code: 'FST_CACHE_TAGS_TOO_MANY' })
+    await expect(cache.invalidateTags(many.slice(1))).resolves.toBeUndefined()
+    await expect(cache.tagProvider!.invalidate(['t'], 'medium' as never)).rejects.toMatchObject({
+      code: 'FST_CACHE_TAGS_INVALID_OPTION',
+    })
+  })
+
+  it('service calls with bad tags still return the value, store nothing and report the code', async () => {
+    const { cache } = await instance(new MemoryStore())
+    const codes: Array<[string, string | undefined]> = []
+    cache.events.on('error', (e) => codes.push([e.operation, (e.error as { code?: string }).code]))
+    const tooMany = Array.from({ length: MAX_TAGS_PER_ENTRY + 1 }, (_, i) => `t${i}`)
+    expect(await cache.getOrSet('k', async () => 'v', { tags: tooMany })).toBe('v')
+    expect(await cache.get('k')).toBeUndefined()
+    expect(await cache.set('k', 'v', { tags: ['bad tag'] })).toBe(false)
+    expect(await cache.get('k')).toBeUndefined()
+    // Reported as a serialization problem: a programming error must not trip the store's breaker.
+    expect(codes).toEqual([
+      ['serialize', 'FST_CACHE_TAGS_TOO_MANY'],
+      ['serialize', 'FST_CACHE_TAGS_INVALID_TAG'],
+    ])
+    expect(cache.circuitState).toBe('closed')
+  })
+})
+
+describe('provider options and wiring', () => {
+  it('rejects bad options with FST_CACHE_TAGS_INVALID_OPTION', () => {
+    const bad: unknown[] = [
+      'fast',
+      { versionTtlMs: -1 },
+      { versionTtlMs: '1s' },
+      { clockSkewMs: Number.NaN },
+      { maxMemoTags: 0 },
+      { tagTtlMs: 1.5 },
+      { commandTimeoutMs: 0 },
+      { memberIndex: 'yes' },
+      { versionTTL: 5 },
+    ]
+    for (const options of bad)
+      expect(codeOf(() => createTagProvider(options as never))).toBe('FST_CACHE_TAGS_INVALID_OPTION')
+    expect(createTagProvider({ versionTtlMs: 0, clockSkewMs: 0 }).options.versionTtlMs).toBe(0)
+  })
+
+  it('one provider per engine; a store it cannot use is refused; no use before attach', async () => {
+    const tags = createTagProvider()
+    await expect(tags.begin(['t'])).rejects.toMatchObject({ code: 'FST_CACHE_TAGS_NOT_ATTACHED' })
+    const first = new Cache({ tags })
+    onTestFinished(() => first.close())
+    expect(() => new Cache({ tags })).toThrow(
+      expect.objectContaining({ code: 'FST_CACHE_TAGS_ALREADY_ATTACHED' }),
+    )
+    const foreign = {
+      ...new MemoryStore(),
+      kind: 'sqlite',
+      get: async () => undefined,
+      set: async () => true,
+    }
+    expect(() => new Cache({ store: foreign as unknown as CacheStore, tags: createTagProvider() })).toThrow(
+      expect.objectContaining({ code: 'FST_CACHE_TAGS_UNSUPPORTED_STORE' }),
+    )
+  })
+
+  it('engines sharing one MemoryStore share its versions', async () => {
+    const { store } = await memoryKit.make()
+    const a = await instance(store)
+    const b = await instance(memoryKit.twin(store))
+    await a.cache.set('k', 'v', { tags: ['t'] })
+    await b.cache.invalidateTags(['t'])
+    expect(await a.cache.get('k')).toBeUndefined()
+    expect(a.tags.backendKind).toBe('memory')
+  })
+})
