@@ -22,17 +22,25 @@ const plugin: FastifyPluginAsync<FastifyCacheMetricsOptions> = async (fastify, o
   })
   fastify.decorate('cacheMetrics', decoration)
 
-  if (path !== undefined)
-    fastify.get(path, async (_request, reply) => {
-      reply.type(registry.contentType)
-      return registry.metrics()
-    })
-
-  fastify.addHook('onClose', async () => {
+  const release = () => {
     unsubscribe()
     // Frees the names, so a new app (a restart in the same process, the next test) can register them.
     removeMetrics(registry, metrics)
-  })
+  }
+  fastify.addHook('onClose', async () => release())
+
+  if (path !== undefined) {
+    try {
+      fastify.get(path, async (_request, reply) => {
+        reply.type(registry.contentType)
+        return registry.metrics()
+      })
+    } catch (error) {
+      // e.g. the app already has GET /metrics: fail without leaving metrics in a (global) registry.
+      release()
+      throw error
+    }
+  }
 }
 
 export const fastifyCacheMetrics = fp(plugin, {

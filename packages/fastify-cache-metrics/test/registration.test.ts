@@ -111,6 +111,16 @@ describe('registration', () => {
     expect(await none.registry.metrics()).toContain(`${P}hits_total`)
   })
 
+  it('a path the app already serves fails registration and leaves the registry empty', async () => {
+    const app = await appWithCache()
+    app.get('/metrics', async () => 'mine')
+    const registry = new Registry()
+    const code = await registrationError(() => app.register(fastifyCacheMetrics, { registry }))
+    expect(code).toBe('FST_ERR_DUPLICATED_ROUTE')
+    expect(registry.getMetricsAsArray()).toEqual([])
+    expect(app.cache.events.has('hit')).toBe(false)
+  })
+
   it('defaults to the global registry and leaves it as it found it on close', async () => {
     const app = await appWithCache()
     await app.register(fastifyCacheMetrics, { exposeRoute: false })
