@@ -480,10 +480,15 @@ export class Cache {
   }
 
   /** Runs `run` as a background refresh of `key` (one per key across instances); close() waits for it. */
-  refreshInBackground(key: string, policy: CachePolicy, run: (fill: LeaderFill) => Promise<void>): void {
+  refreshInBackground(
+    key: string,
+    policy: CachePolicy,
+    run: (fill: LeaderFill) => Promise<void>,
+    route?: string,
+  ): void {
     if (this.#closing || this.#flights.has(key)) return
     const task = (async () => {
-      const fill = await this.beginFill(key, policy, { wait: false, tagged: true })
+      const fill = await this.beginFill(key, policy, { wait: false, tagged: true, route })
       if (fill.role !== 'leader') return
       try {
         await run(fill)

@@ -52,20 +52,25 @@ export class RouteRuntime {
 
   /** Re-runs the request in the background (stale-while-revalidate); one refresh per key across instances. */
   refresh(request: FastifyRequest, compiled: CompiledRoute, key: string): void {
-    this.cache.refreshInBackground(key, compiled.policy, async (fill) => {
-      const token = randomBytes(18).toString('base64url')
-      this.refreshes.set(token, fill)
-      const headers: Record<string, string | string[]> = {}
-      for (const [name, value] of Object.entries(request.headers)) {
-        if (value !== undefined && !NOT_REPLAYED.has(name)) headers[name] = value
-      }
-      headers[REFRESH_HEADER] = token
-      try {
-        await this.fastify.inject({ method: 'GET', url: request.url, headers })
-      } finally {
-        this.refreshes.delete(token)
-      }
-    })
+    this.cache.refreshInBackground(
+      key,
+      compiled.policy,
+      async (fill) => {
+        const token = randomBytes(18).toString('base64url')
+        this.refreshes.set(token, fill)
+        const headers: Record<string, string | string[]> = {}
+        for (const [name, value] of Object.entries(request.headers)) {
+          if (value !== undefined && !NOT_REPLAYED.has(name)) headers[name] = value
+        }
+        headers[REFRESH_HEADER] = token
+        try {
+          await this.fastify.inject({ method: 'GET', url: request.url, headers })
+        } finally {
+          this.refreshes.delete(token)
+        }
+      },
+      compiled.route,
+    )
   }
 }
 
@@ -174,6 +179,13 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
       if (!reply.hasHeader('x-cache')) reply.header('x-cache', 'MISS')
       return payload
     }
+    if (events.has('load'))
+      events.emit('load', {
+        key: state.key,
+        durationMs: performance.now() - fill.startedAt,
+        ok: status < 500,
+        route,
+      })
     const storable =
       (compiled.statuses.has(status) || (status === 404 && policy.negativeTtl !== false)) &&
       (typeof payload === 'string' || Buffer.isBuffer(payload)) &&

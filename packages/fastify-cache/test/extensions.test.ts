@@ -150,6 +150,27 @@ describe('lifecycle and bus', () => {
     expect(cache.l1Stats.entries).toBe(0)
   })
 
+  it('routes emit load (with route) on fills, including background refreshes', async () => {
+    const app = await buildApp(new MemoryStore(), {}, (app) => {
+      app.get('/l/:id', { config: { cache: { ttl: 50, staleWhileRevalidate: 10_000 } } }, async () => ({
+        ok: 1,
+      }))
+    })
+    const loads: Array<{ route?: string | undefined; ok: boolean }> = []
+    const sets: Array<{ route?: string | undefined }> = []
+    app.cache.events.on('load', (e) => loads.push(e))
+    app.cache.events.on('set', (e) => sets.push(e))
+    await app.inject('/l/1')
+    await sleep(80)
+    expect((await app.inject('/l/1')).headers['x-cache']).toBe('STALE')
+    await app.cache.drain()
+    expect(loads).toEqual([
+      expect.objectContaining({ route: '/l/:id', ok: true }),
+      expect.objectContaining({ route: '/l/:id', ok: true }),
+    ])
+    expect(sets.map((e) => e.route)).toEqual(['/l/:id', '/l/:id'])
+  })
+
   it('emits events for observers, and costs nothing without listeners', async () => {
     const cache = new Cache({ lock: { ttlMs: 1_000, waitMs: 100 } })
     onTestFinished(() => cache.close())
