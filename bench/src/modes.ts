@@ -1,0 +1,141 @@
+import type { FastifyInstance } from 'fastify'
+import { fastkey } from './fastkey.js'
+import type { Item } from './item.js'
+import { acd, bento, cacheManager, plainRedis } from './peers.js'
+
+/** What a mode's server gets: where KeyDB is, a key prefix of its own, and the counted origin. */
+export interface ModeContext {
+  redisUrl: string
+  /** Unique to this server process (all its keys start with it). */
+  prefix: string
+  origin(id: number): Promise<Item>
+  /** Pre-serialized bodies by id (the floor's answers). */
+  bodies: string[]
+  ttlMs: number
+  swrMs: number
+}
+
+export type ModeGroup = 'floor' | 'fastkey' | 'peer' | 'reference'
+
+export interface HttpMode {
+  name: string
+  label: string
+  group: ModeGroup
+  /** Sends `x-cache: HIT` once warm. */
+  fastkey: boolean
+  /** Registers `GET /item/:id`; may return a clean-up. */
+  setup(app: FastifyInstance, ctx: ModeContext): Promise<void | (() => Promise<void>)>
+}
+
+export const MODES: HttpMode[] = [
+  {
+    name: 'floor',
+    label: 'floor (pre-serialized string)',
+    group: 'floor',
+    fastkey: false,
+    async setup(app, ctx) {
+      app.get<{ Params: { id: string } }>('/item/:id', (req, reply) => {
+        const body = ctx.bodies[Number(req.params.id)]
+        if (body === undefined) return reply.code(404).send()
+        return reply.type('application/json').send(body)
+      })
+    },
+  },
+  {
+    name: 'fk-l1',
+    label: 'fastkey, L1 hit',
+    group: 'fastkey',
+    fastkey: true,
+    setup: (a, c) => fastkey(a, c, { l1: true }),
+  },
+  {
+    name: 'fk-keydb',
+    label: 'fastkey, KeyDB hit (L1 off)',
+    group: 'fastkey',
+    fastkey: true,
+    setup: (a, c) => fastkey(a, c, { l1: false }),
+  },
+  {
+    name: 'fk-metrics',
+    label: 'fastkey, L1 hit + metrics',
+    group: 'fastkey',
+    fastkey: true,
+    setup: (a, c) => fastkey(a, c, { l1: true, metrics: true }),
+  },
+  {
+    name: 'fk-tags',
+    label: 'fastkey, L1 hit + tags',
+    group: 'fastkey',
+    fastkey: true,
+    setup: (a, c) => fastkey(a, c, { l1: true, tags: true }),
+  },
+  {
+    name: 'fk-keydb-tags',
+    label: 'fastkey, KeyDB hit + tags',
+    group: 'fastkey',
+    fastkey: true,
+    setup: (a, c) => fastkey(a, c, { l1: false, tags: true }),
+  },
+  {
+    name: 'acd-memory',
+    label: 'async-cache-dedupe memory',
+    group: 'peer',
+    fastkey: false,
+    setup: (a, c) => acd(a, c, 'memory'),
+  },
+  {
+    name: 'acd-redis',
+    label: 'async-cache-dedupe redis',
+    group: 'peer',
+    fastkey: false,
+    setup: (a, c) => acd(a, c, 'redis'),
+  },
+  {
+    name: 'bento-memory',
+    label: 'bentocache memory',
+    group: 'peer',
+    fastkey: false,
+    setup: (a, c) => bento(a, c, 'memory'),
+  },
+  {
+    name: 'bento-redis',
+    label: 'bentocache redis',
+    group: 'peer',
+    fastkey: false,
+    setup: (a, c) => bento(a, c, 'redis'),
+  },
+  {
+    name: 'bento-l1l2',
+    label: 'bentocache L1+L2+bus',
+    group: 'peer',
+    fastkey: false,
+    setup: (a, c) => bento(a, c, 'both'),
+  },
+  {
+    name: 'cm-redis',
+    label: 'cache-manager + @keyv/redis',
+    group: 'peer',
+    fastkey: false,
+    setup: (a, c) => cacheManager(a, c),
+  },
+  {
+    name: 'redis-get',
+    label: 'ioredis GET (reference)',
+    group: 'reference',
+    fastkey: false,
+    setup: (a, c) => plainRedis(a, c, false),
+  },
+  {
+    name: 'redis-autopipe',
+    label: 'ioredis GET, autopipelining (reference)',
+    group: 'reference',
+    fastkey: false,
+    setup: (a, c) => plainRedis(a, c, true),
+  },
+]
+
+export function modeByName(name: string): HttpMode {
+  const mode = MODES.find((m) => m.name === name)
+  if (!mode) throw new Error(`unknown mode ${name}; known: ${MODES.map((m) => m.name).join(', ')}`)
+  return mode
+}

@@ -1,0 +1,242 @@
+/**
+ * `pnpm bench` — every scenario, then RESULTS.md and results.svg rewritten. `pnpm bench --smoke` checks
+ * the harness in seconds (CI). Options: --rounds N, --duration S, --warmup S, --connections N,
+ * --only http,stampede,swr,tags,memory, --modes a,b (HTTP modes), --check (start and check every
+ * HTTP mode first), --profile (CPU profiles of the hot paths instead), --no-write.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { checkModes, ITEM_1, runHttp, type ServerSpec } from './http-bench.js'
+import { autocannonLoad, ensureWrk, type Loader, wrkLoad } from './load.js'
+import { memoryFigure } from './memory-figure.js'
+import { stampede, swr } from './miss-path.js'
+import { MODES } from './modes.js'
+import { BENCH_DIR, killAll } from './proc.js'
+import { profileHotPaths } from './profile.js'
+import { chart, markdown, type RunInfo } from './report.js'
+import { cleanupRedis, createDatabase, machineInfo, REDIS_URL } from './services.js'
+import { tagInvalidation } from './tags.js'
+import { evaluate, mark, type Results } from './targets.js'
+
+const { values: args } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '4' },
+    duration: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    only: { type: 'string' },
+    modes: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    check: { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+  },
+})
+
+const started = Date.now()
+const runId = randomBytes(3).toString('hex')
+const token = `bench-${runId}`
+const smoke = args.smoke
+const scenarios = new Set((args.only ?? 'http,stampede,swr,tags,memory').split(','))
+const log = (line: string) => {
+  process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`)
+}
+const problems: string[] = []
+const SERVER_CPU = 0
+const LOAD_CPU = 1
+
+process.on('SIGINT', () => {
+  killAll()
+  process.exit(130)
+})
+process.on('SIGTERM', () => {
+  killAll()
+  process.exit(143)
+})
+
+function itemSpecs(names?: string[]): ServerSpec[] {
+  return MODES.filter((m) => !names || names.includes(m.name)).map((m) => ({
+    name: m.name,
+    label: m.label,
+    group: m.group,
+    args: ['--mode', m.name, '--prefix', `${token}-${m.name}`, '--redis', REDIS_URL],
+    path: '/item/',
+    fastkey: m.fastkey,
+    expected: ITEM_1,
+  }))
+}
+
+/** Runs one scenario; a failure is reported in RESULTS.md and the run goes on (except in smoke). */
+async function scenario<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+  if (!scenarios.has(name)) return undefined
+  log(`${name}:`)
+  try {
+    return await fn()
+  } catch (error) {
+    if (smoke) throw error
+    const message = `${name} failed: ${(error as Error).message.split('\n')[0]}`
+    problems.push(message)
+    log(message)
+    return undefined
+  }
+}
+
+async function main(): Promise<void> {
+  log(smoke ? 'smoke run: checks the harness, measures nothing worth reading' : 'full run')
+  log('this machine is noisy (2 shared cores): compare ratios within one run, not absolute req/s across runs')
+  let load: Loader = autocannonLoad
+  let loaderNote = 'autocannon'
+  if (!smoke) {
+    if (ensureWrk(log)) {
+      load = wrkLoad
+      loaderNote = 'wrk, 1 thread'
+    } else {
+      loaderNote = 'autocannon (wrk unavailable: client-bound on one core here, ratios compress toward 1)'
+      problems.push(
+        'wrk could not be installed; autocannon was used and cannot saturate one server core here',
+      )
+      log(`WARNING: ${problems.at(-1)}`)
+    }
+  }
+  const loaderVersion = loaderNote.startsWith('wrk')
+    ? 'wrk 4.1 (1 thread, Lua script cycling 100 paths)'
+    : 'autocannon'
+  const info: RunInfo = {
+    startedAt: new Date(started),
+    durationS: 0,
+    machine: await machineInfo(loaderVersion),
+    rounds: smoke ? 1 : Number(args.rounds),
+    secondsPerMode: smoke ? 1 : Number(args.duration),
+    warmupS: smoke ? 0 : Number(args.warmup),
+    connections: smoke ? 10 : Number(args.connections),
+    loaderNote,
+    problems,
+    command: smoke ? 'pnpm bench --smoke' : 'pnpm bench',
+  }
+
+  if (args.profile) {
+    await profileHotPaths({
+      token,
+      load,
+      log,
+      durationS: Number(args.duration),
+      connections: info.connections,
+    })
+    return
+  }
+
+  const results: Results = {}
+  const database =
+    scenarios.has('http') && !smoke
+      ? await createDatabase(runId).catch((e: Error) => {
+          problems.push(`no Postgres for the demo scenario: ${e.message}`)
+          return undefined
+        })
+      : undefined
+  try {
+    results.http = await scenario('http', async () => {
+      const names = args.modes?.split(',')
+      if (args.check) {
+        const failures = await checkModes(itemSpecs(names))
+        if (failures.length) throw new Error(failures.join('\n'))
+        log('  every mode started and answered as expected')
+      }
+      if (smoke) {
+        const specs = itemSpecs(['floor', 'fk-keydb'])
+        return runHttp({ specs, rounds: 1, durationS: 1, warmupS: 0, connections: 10, load, log })
+      }
+      const specs = itemSpecs(names)
+      if (database && (!names || names.includes('demo')))
+        specs.push({
+          name: 'demo',
+          label: 'demo app GET /products/:id',
+          group: 'demo',
+          args: ['--mode', 'demo', '--database', database.url, '--redis', REDIS_URL],
+          path: '/products/',
+          fastkey: true,
+        })
+      return runHttp({
+        specs,
+        rounds: info.rounds,
+        durationS: info.secondsPerMode,
+        warmupS: info.warmupS,
+        connections: info.connections,
+        load,
+        log,
+        serverCpu: SERVER_CPU,
+        loadCpu: LOAD_CPU,
+      })
+    })
+    results.stampede = await scenario('stampede', () =>
+      stampede({
+        processes: smoke ? [1] : [1, 3],
+        requests: smoke ? 100 : 1000,
+        trials: smoke ? 1 : 3,
+        originMs: 50,
+        runId,
+        log,
+        ...(smoke ? { libs: ['fk-l1'] } : {}),
+        serverCpu: SERVER_CPU,
+        clientCpu: LOAD_CPU,
+      }),
+    )
+    results.swr = await scenario('swr', () =>
+      swr({
+        durationS: smoke ? 1 : 6,
+        ttlMs: smoke ? 300 : 1000,
+        originMs: smoke ? 100 : 200,
+        concurrency: 32,
+        runId,
+        serverCpu: SERVER_CPU,
+        clientCpu: LOAD_CPU,
+      }),
+    )
+    results.tags = await scenario('tags', () =>
+      tagInvalidation({
+        redisUrl: REDIS_URL,
+        namespace: `${token}-tags`,
+        sizes: smoke ? [10, 100] : [10, 10_000, 100_000],
+        runs: smoke ? 1 : 5,
+        log,
+      }),
+    )
+    results.memory = await scenario('memory', () =>
+      memoryFigure({
+        redisUrl: REDIS_URL,
+        namespace: `${token}-mem`,
+        count: smoke ? 2_000 : 100_000,
+        maxBytes: smoke ? [512 * 1024, 8 * 2 ** 20] : [16 * 2 ** 20, 64 * 2 ** 20, 256 * 2 ** 20],
+        log,
+      }),
+    )
+  } finally {
+    killAll()
+    await database?.drop().catch((e: Error) => log(`could not drop the bench database: ${e.message}`))
+    const removed = await cleanupRedis(token).catch(() => -1)
+    log(`removed ${removed} keys of this run from Redis`)
+  }
+
+  info.durationS = (Date.now() - started) / 1000
+  log('targets:')
+  for (const t of evaluate(results)) log(`  ${mark(t.met)} ${t.name}: ${t.figure}`)
+  const md = markdown(results, info)
+  const svg = chart(results, info)
+  const write = !smoke && !args['no-write'] && !args.only && !args.modes
+  const dir = write ? BENCH_DIR : join(BENCH_DIR, '.out')
+  const name = smoke ? 'RESULTS.smoke.md' : 'RESULTS.md'
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, name), md)
+  writeFileSync(join(dir, smoke ? 'results.smoke.svg' : 'results.svg'), svg)
+  log(`wrote ${join(dir, name)} (${info.durationS.toFixed(0)} s in all)`)
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    killAll()
+    process.stderr.write(`bench failed: ${(error as Error)?.stack ?? String(error)}\n`)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,111 @@
+/**
+ * One benchmark server: `server.ts --mode <name> [--ttl ms] [--swr ms] [--origin-ms ms]`.
+ * Listens on a free port of 127.0.0.1 and prints one JSON line: `{"ready":port}`, or
+ * `{"pending":reason}` when the mode needs a package that is not built yet (exit 3).
+ * `GET /__bench` answers the origin call count, CPU time and memory of this process.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { parseArgs } from 'node:util'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { demoApp, PendingError } from './demo.js'
+import { type Item, itemBodies, makeItem } from './item.js'
+import { type ModeContext, modeByName } from './modes.js'
+
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string' },
+    prefix: { type: 'string', default: `bench-${process.pid}` },
+    redis: { type: 'string', default: process.env.KEYDB_URL ?? 'redis://127.0.0.1:6379' },
+    ttl: { type: 'string', default: '600000' },
+    swr: { type: 'string', default: '0' },
+    'origin-ms': { type: 'string', default: '0' },
+    database: { type: 'string' },
+    trace: { type: 'boolean', default: false },
+  },
+})
+
+const originMs = Number(values['origin-ms'])
+let originCalls = 0
+const items = new Map<number, Item>()
+
+function origin(id: number): Promise<Item> {
+  originCalls++
+  let item = items.get(id)
+  if (!item) {
+    item = makeItem(id)
+    items.set(id, item)
+  }
+  if (originMs > 0) return sleep(originMs, item)
+  return Promise.resolve(item)
+}
+
+/** Per URL: when the first request arrived and the last response finished (CLOCK_MONOTONIC, ms). */
+const spans = new Map<string, { first: number; last: number; count: number }>()
+const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6
+
+function addTracing(app: FastifyInstance): void {
+  app.addHook('onRequest', async (req) => {
+    if (req.url === '/__bench') return
+    if (!spans.has(req.url)) spans.set(req.url, { first: monotonicMs(), last: 0, count: 0 })
+  })
+  app.addHook('onResponse', async (req) => {
+    const span = spans.get(req.url)
+    if (span) {
+      span.last = monotonicMs()
+      span.count++
+    }
+  })
+}
+
+function addAdminRoute(app: FastifyInstance): void {
+  if (values.trace) addTracing(app)
+  app.get('/__bench', async () => ({
+    origin: originCalls,
+    spans: Object.fromEntries(spans),
+    cpu: process.cpuUsage(),
+    memory: process.memoryUsage(),
+    l1: app.hasDecorator('cache') ? (app as unknown as { cache: { l1Stats: unknown } }).cache.l1Stats : null,
+  }))
+}
+
+async function build(): Promise<{ app: FastifyInstance; cleanup?: () => Promise<void> }> {
+  if (values.mode === 'demo') return demoApp(values.database!, values.redis!, addAdminRoute)
+  const mode = modeByName(values.mode ?? '')
+  const app = Fastify({ logger: false })
+  addAdminRoute(app)
+  const ctx: ModeContext = {
+    redisUrl: values.redis!,
+    prefix: values.prefix!,
+    origin,
+    bodies: itemBodies(),
+    ttlMs: Number(values.ttl),
+    swrMs: Number(values.swr),
+  }
+  const cleanup = await mode.setup(app, ctx)
+  return cleanup ? { app, cleanup } : { app }
+}
+
+function say(line: object): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`)
+}
+
+try {
+  const { app, cleanup } = await build()
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  say({ ready: typeof address === 'object' && address ? address.port : 0 })
+  const stop = async () => {
+    await app.close().catch(() => {})
+    await cleanup?.().catch(() => {})
+    process.exit(0)
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+} catch (error) {
+  if (error instanceof PendingError) {
+    say({ pending: error.message })
+    process.exit(3)
+  }
+  say({ failed: String((error as Error)?.stack ?? error) })
+  process.exit(1)
+}
