@@ -22,6 +22,7 @@ import {
   DEFAULT_POLICY,
   type L1Options,
   POLICY_KEYS,
+  type ResolvedLock,
   rejectUnknownKeys,
   resolvePolicy,
 } from './options.js'
@@ -29,7 +30,7 @@ import type { Serializer } from './serializer.js'
 import { MemoryStore } from './store/memory.js'
 import type { CacheStore } from './store/types.js'
 import type { TagProvider, TagVerdict } from './tags.js'
-import { waitForFill } from './wait.js'
+import { type WaitOutcome, waitForFill } from './wait.js'
 
 export interface CacheOptions extends Omit<CachePolicyOptions, 'l1'> {
   /** Where entries live. @default a new MemoryStore (embedded mode) */
@@ -408,17 +409,22 @@ export class Cache {
         this.#breaker.success()
         fill.generation = lock.generation
         if (!lock.acquired) {
-          fill.token = undefined
           if (options.wait === false) {
+            fill.token = undefined
             this.#endFlight(fill, { outcome: 'none' })
             return { role: 'busy', key }
           }
-          const filled = await this.#waitForRemoteFill(key, policy, options.route)
-          if (filled) {
-            this.#endFlight(fill, { entry: filled.entry, outcome: 'none' })
-            return { role: 'filled', key, entry: filled.entry, ageMs: filled.ageMs }
+          const waited = await this.#waitForRemoteFill(key, policy, options.route, token)
+          if (waited && 'filled' in waited) {
+            fill.token = undefined
+            this.#endFlight(fill, { entry: waited.filled.entry, outcome: 'none' })
+            return { role: 'filled', key, entry: waited.filled.entry, ageMs: waited.filled.ageMs }
           }
-          fill.generation = await this.#readGeneration(key)
+          if (waited) fill.generation = waited.acquired.generation
+          else {
+            // Waited long enough: load without the lock (the token is kept: release is compare-and-delete).
+            fill.generation = await this.#readGeneration(key)
+          }
         }
       } catch (error) {
         // An ambiguous acquire may still have taken the lock: keep the token, release is compare-and-delete.
@@ -454,11 +460,13 @@ export class Cache {
     if (fill.done) return false
     fill.done = true
     fill.flight.settle(result)
+    // Requests arriving from now on must not be handed this result: an invalidation may land before
+    // it is stored, and the store (conditional write, tag seal) decides whether it may be served.
+    this.#flights.delete(fill.key)
     let written = false
     try {
       if (result.entry) written = await this.#storeFill(fill, result.entry, tags)
     } finally {
-      this.#flights.delete(fill.key)
       if (fill.token) {
         const token = fill.token
         fill.token = undefined
@@ -708,11 +716,14 @@ export class Cache {
     key: string,
     policy: CachePolicy,
     route: string | undefined,
-  ): Promise<Lookup | undefined> {
+    token: string,
+  ): Promise<WaitOutcome> {
+    const lock = policy.lock as ResolvedLock
     return waitForFill({
       key,
-      waitMs: (policy.lock as { waitMs: number }).waitMs,
+      waitMs: lock.waitMs,
       read: () => this.lookupStore(key, policy),
+      tryAcquire: () => this.store.acquireLock(key, token, lock.ttlMs),
       wakers: this.#wakers,
       onDone: (durationMs, outcome) => {
         if (this.events.has('lockWait')) this.events.emit('lockWait', { key, durationMs, outcome, route })

@@ -10,6 +10,8 @@ export interface FlightResult {
   outcome: 'value' | 'error' | 'none'
   value?: unknown
   error?: unknown
+  /** The entry's tags (routes), for the tags header of followers: the entry is not sealed yet. */
+  tagNames?: readonly string[] | undefined
 }
 
 /** One in-process load of a key: the single-flight unit. */

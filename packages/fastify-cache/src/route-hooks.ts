@@ -152,6 +152,8 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
       if (shared?.entry) {
         req[kCacheState] = null
         if (events.has('hit')) events.emit('hit', { key, tier: 'store', route })
+        if (compiled.tagsHeader && shared.tagNames?.length)
+          reply.header(compiled.tagsHeader.name, shared.tagNames.join(' '))
         return sendEntry(request, reply, compiled, shared.entry, 0, 'HIT')
       }
       // The leader produced nothing cacheable (or is too slow): run the handler for this request.
@@ -217,7 +219,8 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
       finishInBackground(state)
       return payload
     }
-    if (state.fill) cache.completeFillInBackground(state.fill, { entry, outcome: 'none' }, tags)
+    if (state.fill)
+      cache.completeFillInBackground(state.fill, { entry, outcome: 'none', tagNames: tags }, tags)
     if (entry) cacheHeaders(reply, compiled, entry, 0, 'MISS')
     if (entry && tags?.length && compiled.tagsHeader) reply.header(compiled.tagsHeader.name, tags.join(' '))
     return payload

@@ -1,34 +1,42 @@
 import type { Lookup } from './cache.js'
+import type { LockResult } from './store/types.js'
 
 export interface WaitForFillOptions {
   key: string
   /** Longest wait, ms. */
   waitMs: number
-  /** Reads the store (bypassing the in-process tier). */
+  /** Reads the store (bypassing the in-process tier). `null`: the store did not answer. */
   read(): Promise<Lookup | undefined | null>
+  /** Tries to take the fill lock (the holder may have released it without storing, or died). */
+  tryAcquire(): Promise<LockResult>
   /** Where bus notifications for `key` find this waiter. */
   wakers: Map<string, Set<() => void>>
   onDone(durationMs: number, outcome: 'filled' | 'timeout'): void
 }
 
+/** How a wait ended: the holder's fill, the lock (now ours), or nothing before `waitMs`. */
+export type WaitOutcome = { filled: Lookup } | { acquired: LockResult } | undefined
+
 const FIRST_POLL_MS = 10
 const MAX_POLL_MS = 100
 
 /**
- * Waits for another instance's fill of `key`: a bus notification triggers an immediate read, and
- * polling with doubling backoff (10 ms up to 100 ms) covers lost notifications. Never waits past
- * `waitMs`; resolves `undefined` then, and the caller loads itself.
+ * Waits for another holder's fill of `key`. Each check reads the entry and, if it is still missing,
+ * tries the lock: a holder that released without storing (an uncacheable result, a raced
+ * invalidation) or whose lock expired (it died) hands the load to this waiter at once. A bus
+ * notification triggers a check; polling with doubling backoff (10 ms up to 100 ms) covers lost
+ * notifications. Never waits past `waitMs`.
  */
-export function waitForFill(options: WaitForFillOptions): Promise<Lookup | undefined> {
+export function waitForFill(options: WaitForFillOptions): Promise<WaitOutcome> {
   const { key, waitMs, wakers } = options
   const started = performance.now()
   return new Promise((resolve) => {
     let done = false
-    let reading = false
+    let checking = false
     let again = false
     let pollMs = FIRST_POLL_MS
     let pollTimer: NodeJS.Timeout | undefined
-    const finish = (found: Lookup | undefined) => {
+    const finish = (outcome: WaitOutcome) => {
       if (done) return
       done = true
       clearTimeout(pollTimer)
@@ -36,27 +44,34 @@ export function waitForFill(options: WaitForFillOptions): Promise<Lookup | undef
       const set = wakers.get(key)
       set?.delete(wake)
       if (set?.size === 0) wakers.delete(key)
-      options.onDone(performance.now() - started, found ? 'filled' : 'timeout')
-      resolve(found)
+      options.onDone(performance.now() - started, outcome && 'filled' in outcome ? 'filled' : 'timeout')
+      resolve(outcome)
+    }
+    const checkOnce = async (): Promise<WaitOutcome> => {
+      const found = await options.read()
+      if (found && found.freshness === 'fresh') return { filled: found }
+      if (found === null) return undefined // store down: keep waiting on the bus or the deadline
+      const lock = await options.tryAcquire()
+      return lock.acquired ? { acquired: lock } : undefined
     }
     const check = () => {
       if (done) return
-      if (reading) {
+      if (checking) {
         again = true
         return
       }
-      reading = true
-      options.read().then(
-        (found) => {
-          reading = false
-          if (found && found.freshness === 'fresh') return finish(found)
+      checking = true
+      checkOnce().then(
+        (outcome) => {
+          checking = false
+          if (outcome) return finish(outcome)
           if (again) {
             again = false
             check()
           }
         },
         () => {
-          reading = false
+          checking = false
         },
       )
     }

@@ -149,6 +149,35 @@ describe.each(storeKits('engine'))('engine on $name', (kit: StoreKit) => {
     expect(await cache.get('race')).toBe('new')
   })
 
+  it('a request arriving after a delete is never handed a result loaded before it', async () => {
+    const { store } = await kit.make()
+    // Fault injection: hold the fill's write until the delete has landed.
+    const writeGate = deferred()
+    const writing = deferred()
+    const slowStore = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'set')
+          return async (...args: Parameters<CacheStore['set']>) => {
+            writing.resolve()
+            await writeGate.promise
+            return target.set(...args)
+          }
+        const value = Reflect.get(target, prop, receiver)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const cache = engine(slowStore)
+    const first = cache.getOrSet('after-delete', async () => 'old')
+    await writing.promise // the leader has its result and is about to store it
+    await cache.delete('after-delete')
+    const next = cache.getOrSet('after-delete', async () => 'new', { lock: { ttlMs: 5_000, waitMs: 2_000 } })
+    await sleep(30)
+    writeGate.resolve()
+    expect(await first).toBe('old')
+    expect(await next).toBe('new')
+    expect(await cache.get('after-delete')).toBe('new')
+  })
+
   it('stale-while-revalidate: serves stale, refreshes once in the background', async () => {
     const { store } = await kit.make()
     const cache = engine(store)
