@@ -1,6 +1,7 @@
 import { Ajv, type Options as AjvOptions } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
 import type { Registry } from 'prom-client'
+import { cacheHealthOf, type DemoCacheOptions, invalidateOnWrite, registerCache } from './cache.js'
 import { createDatabase, type Database, type DatabaseOptions } from './db/client.js'
 import type { SeedOptions } from './db/seed.js'
 import { prepareDatabase } from './db/setup.js'
@@ -11,7 +12,11 @@ import { healthRoutes } from './routes/health.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { productWriteRoutes } from './routes/product-writes.js'
 import { productReadRoutes } from './routes/products.js'
-import { FeaturedProducts, type FeaturedProductsSource } from './services/featured-products.js'
+import {
+  CachedFeaturedProducts,
+  FeaturedProducts,
+  type FeaturedProductsSource,
+} from './services/featured-products.js'
 import type { CacheHealthCheck, ProductWriteHook } from './types.js'
 
 /** How buildApp opens a database of its own (migrated; seeded only when asked). */
@@ -46,11 +51,17 @@ export interface BuildAppOptions {
   /** The service behind `GET /products/featured`. @default new FeaturedProducts(database.orm) */
   featuredProducts?: FeaturedProductsSource
   /**
-   * Runs after the decorators (`database`, `metricsRegistry`, `featuredProducts`) and before the
-   * routes are registered: the place to register plugins whose `onRoute` hooks must see the routes
-   * (the cache).
+   * Runs after the decorators (`database`, `metricsRegistry`, `featuredProducts`) and the cache, and
+   * before the routes are registered: the place for plugins whose `onRoute` hooks must see the routes.
    */
   configure?: (app: FastifyInstance) => void | Promise<void>
+  /**
+   * Cache the read routes with fastkey (KeyDB when `keydbUrl` is set, else in memory), invalidate
+   * by tag after writes, report cache health and metrics. `false`: no cache (every read hits the db).
+   * When set, `cacheHealth` and `onProductWrite` default to the cache's.
+   * @default false
+   */
+  cache?: DemoCacheOptions | false
   /** Deadline of each `GET /health` probe, in milliseconds. @default 1000 */
   healthTimeoutMs?: number
 }
@@ -107,7 +118,6 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   installErrorHandlers(app)
   app.decorate('database', database)
   app.decorate('metricsRegistry', registry)
-  app.decorate('featuredProducts', options.featuredProducts ?? new FeaturedProducts(database.orm))
   const stopCounting = countQueries(registry, database)
   app.addHook('onClose', async () => {
     stopCounting()
@@ -115,13 +125,22 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   })
 
   try {
+    const cached = options.cache !== undefined && options.cache !== false
+    if (cached) await registerCache(app, options.cache as DemoCacheOptions)
+    app.decorate(
+      'featuredProducts',
+      options.featuredProducts ??
+        (cached ? new CachedFeaturedProducts(database.orm, app.cache) : new FeaturedProducts(database.orm)),
+    )
     await options.configure?.(app)
     await app.register(healthRoutes, {
-      cacheHealth: options.cacheHealth ?? cacheAlwaysOk,
+      cacheHealth: options.cacheHealth ?? (cached ? cacheHealthOf(app) : cacheAlwaysOk),
       timeoutMs: options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
     })
     await app.register(productReadRoutes)
-    await app.register(productWriteRoutes, { onProductWrite: options.onProductWrite ?? (() => {}) })
+    await app.register(productWriteRoutes, {
+      onProductWrite: options.onProductWrite ?? (cached ? invalidateOnWrite(app) : () => {}),
+    })
     await app.register(categoryRoutes)
     await app.register(metricsRoutes)
   } catch (error) {

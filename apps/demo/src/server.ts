@@ -38,8 +38,7 @@ async function openDatabase(config: DemoConfig): Promise<{ database: Database; s
 }
 
 function describeCache(config: DemoConfig): string {
-  // Until @fastkey/fastify-cache is wired in, nothing is cached; say so rather than imply a cache.
-  return config.keydbUrl ? `none yet (KEYDB_URL=${redactUrl(config.keydbUrl)} unused)` : 'none yet'
+  return config.keydbUrl ? `keydb ${redactUrl(config.keydbUrl)}` : 'in-memory'
 }
 
 function startupLine(config: DemoConfig, database: Database, seed: SeedResult): string {
@@ -90,6 +89,7 @@ const app = await buildApp({
   closeDatabase: true,
   logger: { level: config.logLevel },
   requestLogging: config.logLevel === 'debug' || config.logLevel === 'trace',
+  cache: { keydbUrl: config.keydbUrl },
 })
 try {
   await listenQuietly(app, config)

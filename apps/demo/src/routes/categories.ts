@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import { categoriesCache, categoryProductsCache } from '../cache-policy.js'
 import { findCategory, listCategories, listProducts } from '../db/products.js'
 import { errors } from '../errors.js'
 import { decodeCursor, toPage } from '../pagination.js'
@@ -29,13 +30,17 @@ export const categoryRoutes: FastifyPluginAsync = async (app) => {
 
   app.get(
     '/categories',
-    { schema: { querystring: emptyQuery, response: { ...errorResponses, 200: categoryListSchema } } },
+    {
+      config: { cache: categoriesCache },
+      schema: { querystring: emptyQuery, response: { ...errorResponses, 200: categoryListSchema } },
+    },
     async () => ({ items: await listCategories(orm) }),
   )
 
   app.get<{ Params: { slug: string }; Querystring: { limit: number; cursor?: string } }>(
     '/categories/:slug/products',
     {
+      config: { cache: categoryProductsCache },
       schema: {
         params: slugParams,
         querystring: pageQuery,

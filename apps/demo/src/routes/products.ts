@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import { productCache, productListCache } from '../cache-policy.js'
 import { findProduct, listProducts } from '../db/products.js'
 import { errors } from '../errors.js'
 import { decodeCursor, toPage } from '../pagination.js'
@@ -40,7 +41,10 @@ export const productReadRoutes: FastifyPluginAsync = async (app) => {
 
   app.get<{ Querystring: ListQuery }>(
     '/products',
-    { schema: { querystring: productListQuery, response: { ...errorResponses, 200: productPageSchema } } },
+    {
+      config: { cache: productListCache },
+      schema: { querystring: productListQuery, response: { ...errorResponses, 200: productPageSchema } },
+    },
     async (request) => {
       const { category, featured, limit, cursor } = request.query
       const rows = await listProducts(orm, {
@@ -62,7 +66,10 @@ export const productReadRoutes: FastifyPluginAsync = async (app) => {
 
   app.get<{ Params: { id: number } }>(
     '/products/:id',
-    { schema: { params: productIdParams, response: { ...errorResponses, 200: productSchema } } },
+    {
+      config: { cache: productCache },
+      schema: { params: productIdParams, response: { ...errorResponses, 200: productSchema } },
+    },
     async (request) => {
       const product = await findProduct(orm, request.params.id)
       if (!product) throw errors.notFound(`product ${request.params.id} not found`)

@@ -1,3 +1,5 @@
+import { type Cache, cached } from '@fastkey/fastify-cache'
+import { FEATURED_TTL_MS } from '../cache-policy.js'
 import type { Db } from '../db/client.js'
 import { listProducts, type Product } from '../db/products.js'
 
@@ -17,5 +19,27 @@ export class FeaturedProducts implements FeaturedProductsSource {
   /** The first `limit` featured products by id: one indexed statement on (featured, id). */
   listFeatured(limit: number): Promise<Product[]> {
     return listProducts(this.orm, { featured: true, limit })
+  }
+}
+
+/**
+ * The same service with its read cached through the standard `@cached` decorator: the engine comes
+ * from the instance's `cache` property, and `invalidateTags(['featured'])` clears it after a write.
+ */
+export class CachedFeaturedProducts extends FeaturedProducts {
+  constructor(
+    orm: Db,
+    readonly cache: Cache,
+  ) {
+    super(orm)
+  }
+
+  @cached({
+    ttl: FEATURED_TTL_MS,
+    tags: ['featured', 'products'],
+    key: (limit: number) => `featured:${limit}`,
+  })
+  override listFeatured(limit: number): Promise<Product[]> {
+    return super.listFeatured(limit)
   }
 }
