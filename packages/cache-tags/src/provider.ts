@@ -21,6 +21,7 @@ import {
 /** Bus message kind: payload = invalidated tags, one per line; listeners evict their memoised versions. */
 export const BUS_TAGS = 't'
 const MAX_PARSED = 10_000
+const CLOCK_TICK_MS = 25
 
 interface Capture {
   /** Backend time before the load: decides for tags that were not known at `begin`. */
@@ -53,13 +54,20 @@ export interface TagProviderStats {
 export class TagVersionProvider implements TagProvider {
   readonly options: ResolvedTagOptions
   readonly #memo: VersionMemo
-  readonly #parsed = new Map<string, RecordedTag[] | undefined>()
+  /** Parsed recorded strings (`null`: not ours); a hit reads the same few strings again and again. */
+  readonly #parsed = new Map<string, RecordedTag[] | null>()
   readonly #background = new Set<Promise<unknown>>()
   #cache: Cache | undefined
   #backend: VersionBackend | undefined
   #reader: VersionReader | undefined
   #index: MemberIndex | undefined
   #stats = { raced: 0, racedSoft: 0, memoHits: 0, memoMisses: 0 }
+  /**
+   * A coarse clock for memo expiry on the read path (a clock read costs ~70 ns here, as much as the
+   * rest of a check): memoised versions live at most `versionTtlMs` + one tick.
+   */
+  #clock = performance.now()
+  #ticker: NodeJS.Timeout | undefined
 
   constructor(options?: TagProviderOptions) {
     this.options = resolveTagOptions(options)
@@ -96,6 +104,12 @@ export class TagVersionProvider implements TagProvider {
       () => this.#memo.epoch,
       (versions, epoch) => this.#memoise(versions, epoch),
     )
+    if (!backend.readSync && this.options.versionTtlMs > 0) {
+      const tick = Math.min(CLOCK_TICK_MS, this.options.versionTtlMs)
+      this.#ticker = setInterval(() => {
+        this.#clock = performance.now()
+      }, tick).unref()
+    }
     cache.bus.on(BUS_TAGS, (payload) => this.#memo.evict(payload.split('\n')))
     // Messages may have been missed while the subscription was down: forget everything memoised.
     cache.bus.onReset(() => this.#memo.clear())
@@ -164,10 +178,11 @@ export class TagVersionProvider implements TagProvider {
   check(recorded: string): TagVerdict | Promise<TagVerdict> {
     const tags = this.#decode(recorded)
     if (tags === undefined) return 'invalid'
-    const { backend, cache } = this.#attached()
+    const backend = this.#backend
+    if (!backend) throw new errors.FST_CACHE_TAGS_NOT_ATTACHED()
     if (backend.readSync) return verdictOf(tags, (tag) => backend.readSync!(tag))
-    if (cache.bus.healthy) {
-      const now = performance.now()
+    if (this.#cache!.bus.healthy) {
+      const now = this.#clock
       let verdict: TagVerdict = 'valid'
       let i = 0
       for (; i < tags.length; i++) {
@@ -220,6 +235,7 @@ export class TagVersionProvider implements TagProvider {
 
   /** Waits for index work started in the background (KeyDB member index). */
   async close(): Promise<void> {
+    clearInterval(this.#ticker)
     while (this.#background.size > 0) await Promise.allSettled([...this.#background])
   }
 
@@ -231,15 +247,16 @@ export class TagVersionProvider implements TagProvider {
   #memoise(versions: Map<string, TagVersions>, epoch: number): void {
     // Never memoise without a bus to evict it: another instance's invalidation would go unheard.
     if (this.#backend?.readSync || !this.#cache?.bus.healthy) return
-    const now = performance.now()
-    for (const [tag, v] of versions) this.#memo.set(tag, { hard: v.hard, soft: v.soft }, epoch, now)
+    this.#clock = performance.now()
+    for (const [tag, v] of versions) this.#memo.set(tag, { hard: v.hard, soft: v.soft }, epoch, this.#clock)
   }
 
   #decode(recorded: string): RecordedTag[] | undefined {
-    if (this.#parsed.has(recorded)) return this.#parsed.get(recorded)
+    const cached = this.#parsed.get(recorded)
+    if (cached !== undefined) return cached ?? undefined
     const tags = decodeRecorded(recorded)
     if (this.#parsed.size >= MAX_PARSED) this.#parsed.clear()
-    this.#parsed.set(recorded, tags)
+    this.#parsed.set(recorded, tags ?? null)
     return tags
   }
 

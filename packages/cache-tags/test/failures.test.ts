@@ -79,6 +79,17 @@ describe('failures', () => {
     down.mockRestore()
   })
 
+  it('memoised versions expire after versionTtlMs', async () => {
+    const { store } = await keydbStandaloneKit.make()
+    const { cache, tags } = await instance(store, {}, { versionTtlMs: 50 })
+    await cache.set('k', 'v', { tags: ['t'] })
+    expect(await cache.get('k')).toBe('v')
+    expect(tags.stats.memoMisses).toBe(0) // the fill memoised what it read
+    await sleep(200)
+    expect(await cache.get('k')).toBe('v')
+    expect(tags.stats.memoMisses).toBe(1)
+  })
+
   it('versionTtlMs 0 memoises nothing: every read of a tagged entry reads its versions', async () => {
     const { store } = await keydbStandaloneKit.make()
     const { cache, tags } = await instance(store, {}, { versionTtlMs: 0 })
