@@ -1,9 +1,9 @@
 import { isDeepStrictEqual } from 'node:util'
+import { schedule, summarize } from './http-stats.js'
 import { makeItem } from './item.js'
 import type { Loader, LoadResult } from './load.js'
 import type { ModeGroup } from './modes.js'
 import { cpuMicros, PendingMode, type ServerProcess, startServer } from './proc.js'
-import { median } from './stats.js'
 
 /** A server to measure: the `/item/:id` modes and the demo app. */
 export interface ServerSpec {
@@ -21,6 +21,8 @@ export interface ServerSpec {
 
 export interface RoundSample extends LoadResult {
   round: number
+  /** Position in the whole run (to find the floor measured around it). */
+  seq: number
   cpuUsPerReq: number
 }
 
@@ -35,9 +37,11 @@ export interface ModeResult {
   p50Ms: number
   p99Ms: number
   cpuUsPerReq: number
-  /** Median over rounds of (mode req/s ÷ floor req/s of the same round). */
+  /** Share of one core the server used while loaded (1 = it was the bottleneck), median. */
+  coreUse: number
+  /** Median over rounds of (mode req/s ÷ req/s of the floor measured just before and after it). */
   ratioToFloor: number
-  /** Median over rounds of (floor CPU µs/req ÷ mode CPU µs/req). */
+  /** The same with CPU: floor CPU µs/req around it ÷ mode CPU µs/req. */
   cpuRatioToFloor: number
 }
 
@@ -56,8 +60,8 @@ export interface HttpOptions {
 
 export interface HttpResult {
   modes: ModeResult[]
-  /** ratios[a][b] = median over rounds of rps(a) ÷ rps(b). */
-  pairRatio(a: string, b: string): number
+  /** Median over rounds of (a ÷ floor) ÷ (b ÷ floor), by req/s or by CPU µs per request. */
+  pairRatio(a: string, b: string, metric?: 'rps' | 'cpu'): number
 }
 
 async function check(server: ServerProcess, spec: ServerSpec): Promise<string | undefined> {
@@ -110,6 +114,7 @@ export async function runHttp(o: HttpOptions): Promise<HttpResult> {
     p50Ms: Number.NaN,
     p99Ms: Number.NaN,
     cpuUsPerReq: Number.NaN,
+    coreUse: Number.NaN,
     ratioToFloor: Number.NaN,
     cpuRatioToFloor: Number.NaN,
   })
@@ -152,10 +157,11 @@ export async function runHttp(o: HttpOptions): Promise<HttpResult> {
       o.log(`  warming up ${active.length} servers (${o.warmupS} s each)`)
       for (const spec of active) await loadOnce(spec, o.warmupS)
     }
+    let seq = 0
     for (let round = 0; round < o.rounds; round++) {
-      // Rotate the order each round so no mode always runs first or right after a heavy one.
-      const order = active.map((_, i) => active[(i + round * 3) % active.length]!)
+      const order = schedule(active, round)
       const line: string[] = []
+      const floors: number[] = []
       for (const spec of order) {
         const server = servers.get(spec.name)!
         const before = cpuMicros(server.pid)
@@ -163,40 +169,16 @@ export async function runHttp(o: HttpOptions): Promise<HttpResult> {
         const cpu = cpuMicros(server.pid) - before
         results
           .get(spec.name)!
-          .samples.push({ ...load, round, cpuUsPerReq: cpu / Math.max(1, load.requests) })
-        line.push(`${spec.name} ${Math.round(load.rps)}`)
+          .samples.push({ ...load, round, seq: seq++, cpuUsPerReq: cpu / Math.max(1, load.requests) })
+        if (spec.name === 'floor') floors.push(Math.round(load.rps))
+        else line.push(`${spec.name} ${Math.round(load.rps)}`)
       }
-      o.log(`  round ${round + 1}/${o.rounds}: ${line.join(', ')}`)
+      o.log(`  round ${round + 1}/${o.rounds}: floor ${floors.join('/')}; ${line.join(', ')}`)
     }
   } finally {
     await Promise.all([...servers.values()].map((s) => s.stop()))
   }
   return summarize(o.specs, results)
-}
-
-function summarize(specs: ServerSpec[], results: Map<string, ModeResult>): HttpResult {
-  const byRound = (name: string) => new Map(results.get(name)?.samples.map((s) => [s.round, s]) ?? [])
-  const pairRatio = (a: string, b: string, metric: (s: RoundSample) => number = (s) => s.rps) => {
-    const ra = byRound(a)
-    const rb = byRound(b)
-    const ratios: number[] = []
-    for (const [round, sa] of ra) {
-      const sb = rb.get(round)
-      if (sb) ratios.push(metric(sa) / metric(sb))
-    }
-    return median(ratios)
-  }
-  for (const spec of specs) {
-    const r = results.get(spec.name)!
-    if (r.samples.length === 0) continue
-    r.rps = median(r.samples.map((s) => s.rps))
-    r.p50Ms = median(r.samples.map((s) => s.p50Ms))
-    r.p99Ms = median(r.samples.map((s) => s.p99Ms))
-    r.cpuUsPerReq = median(r.samples.map((s) => s.cpuUsPerReq))
-    r.ratioToFloor = pairRatio(spec.name, 'floor')
-    r.cpuRatioToFloor = pairRatio(spec.name, 'floor', (s) => 1 / s.cpuUsPerReq)
-  }
-  return { modes: specs.map((s) => results.get(s.name)!), pairRatio: (a, b) => pairRatio(a, b) }
 }
 
 /** The `/item/:id` expectation: every mode serves the same item. */

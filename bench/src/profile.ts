@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Loader } from './load.js'
 import { BENCH_DIR, startServer } from './proc.js'
@@ -17,7 +17,7 @@ interface CpuProfile {
 
 /** Which part of the stack a frame belongs to. */
 function area(url: string): string {
-  if (url === '') return '(native / GC / idle)'
+  if (url === '') return '(native / GC)'
   if (url.startsWith('node:')) return 'node core'
   const pkg = /packages\/([^/]+)\/src\//.exec(url)
   if (pkg) return `@fastkey/${pkg[1]}`
@@ -28,12 +28,16 @@ function area(url: string): string {
 }
 
 export function summarizeProfile(profile: CpuProfile, top = 25): string {
-  const total = profile.samples.length
+  const idle = profile.nodes
+    .filter((n) => n.callFrame.functionName === '(idle)')
+    .reduce((sum, n) => sum + (n.hitCount ?? 0), 0)
+  // Shares of busy time: idle is the event loop waiting for requests.
+  const total = profile.samples.length - idle
   const self = new Map<string, number>()
   const areas = new Map<string, number>()
   for (const node of profile.nodes) {
     const hits = node.hitCount ?? 0
-    if (hits === 0) continue
+    if (hits === 0 || node.callFrame.functionName === '(idle)') continue
     const { functionName, url, lineNumber } = node.callFrame
     const where = url
       ? `${url.replace(/^.*\/(packages|node_modules)\//, '$1/').replace(/^file:\/\//, '')}:${lineNumber + 1}`
@@ -43,15 +47,24 @@ export function summarizeProfile(profile: CpuProfile, top = 25): string {
     areas.set(area(url), (areas.get(area(url)) ?? 0) + hits)
   }
   const pct = (n: number) => `${((100 * n) / total).toFixed(1)} %`
-  const lines = ['| area | self time |', '| --- | ---: |']
-  for (const [name, hits] of [...areas].sort((a, b) => b[1] - a[1])) lines.push(`| ${name} | ${pct(hits)} |`)
+  const lines = [
+    `Idle ${((100 * idle) / profile.samples.length).toFixed(1)} % of samples; the shares below are of busy time.`,
+    '',
+    '| area | self time |',
+    '| --- | ---: |',
+  ]
+  for (const [name, hits] of [...areas].sort((a, b) => b[1] - a[1]))
+    if (hits / total >= 0.001) lines.push(`| ${name} | ${pct(hits)} |`)
   lines.push('', '| function (self time) | share |', '| --- | ---: |')
   for (const [name, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top))
     lines.push(`| \`${name}\` | ${pct(hits)} |`)
   return lines.join('\n')
 }
 
-/** `pnpm bench --profile`: CPU profiles (node --cpu-prof) of the floor, L1-hit and KeyDB-hit servers under load. */
+/**
+ * `pnpm bench --profile`: CPU profiles (V8 sampling profiler through the inspector, only while the
+ * load runs) of the floor, L1-hit and KeyDB-hit servers, summarized by area and by function.
+ */
 export async function profileHotPaths(o: {
   token: string
   load: Loader
@@ -60,38 +73,41 @@ export async function profileHotPaths(o: {
   connections: number
 }): Promise<void> {
   const out = join(BENCH_DIR, '.out')
+  mkdirSync(out, { recursive: true })
   const sections: string[] = [
     '# CPU profiles of the hot paths',
     '',
-    `${o.durationS} s of load, ${o.connections} connections, self time per sample share.`,
+    `${o.durationS} s of wrk load (${o.connections} connections) after a 2 s warm-up, server pinned to one core; share of samples by self time. "(idle)" is time the event loop waited for requests.`,
     '',
   ]
   for (const mode of ['floor', 'fk-l1', 'fk-keydb']) {
-    const dir = join(out, `profile-${mode}`)
-    rmSync(dir, { recursive: true, force: true })
-    mkdirSync(dir, { recursive: true })
     const server = await startServer(mode, ['--mode', mode, '--prefix', `${o.token}-prof-${mode}`], {
       cpu: 0,
-      extraNodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
     })
-    await o.load({ url: server.url, durationS: 2, connections: o.connections, cpu: 1 })
-    const result = await o.load({
-      url: server.url,
-      durationS: o.durationS,
-      connections: o.connections,
-      cpu: 1,
-    })
-    await server.stop()
-    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
-    if (!file) throw new Error(`${mode}: no .cpuprofile written`)
-    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile
-    sections.push(
-      `## ${mode} (${Math.round(result.rps)} req/s while profiling)`,
-      '',
-      summarizeProfile(profile),
-      '',
-    )
-    o.log(`  ${mode}: ${Math.round(result.rps)} req/s, profile in ${join(dir, file)}`)
+    try {
+      await o.load({ url: server.url, durationS: 2, connections: o.connections, cpu: 1 })
+      await fetch(`${server.url}/__bench/profile/start`, { method: 'POST' })
+      const result = await o.load({
+        url: server.url,
+        durationS: o.durationS,
+        connections: o.connections,
+        cpu: 1,
+      })
+      const profile = (await (
+        await fetch(`${server.url}/__bench/profile/stop`, { method: 'POST' })
+      ).json()) as CpuProfile
+      const file = join(out, `profile-${mode}.cpuprofile`)
+      writeFileSync(file, JSON.stringify(profile))
+      sections.push(
+        `## ${mode} (${Math.round(result.rps)} req/s while profiling)`,
+        '',
+        summarizeProfile(profile),
+        '',
+      )
+      o.log(`  ${mode}: ${Math.round(result.rps)} req/s, profile in ${file} (open it in Chrome DevTools)`)
+    } finally {
+      await server.stop()
+    }
   }
   writeFileSync(join(out, 'PROFILE.md'), `${sections.join('\n')}\n`)
   o.log(`wrote ${join(out, 'PROFILE.md')}`)

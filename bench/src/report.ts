@@ -2,7 +2,7 @@ import type { ModeResult } from './http-bench.js'
 import type { MachineInfo } from './services.js'
 import { fmt } from './stats.js'
 import { barChart } from './svg.js'
-import { evaluate, mark, PEER_PAIRS, type Results } from './targets.js'
+import { baselineSpan, evaluate, mark, PEER_PAIRS, type Results } from './targets.js'
 
 export interface RunInfo {
   startedAt: Date
@@ -61,13 +61,14 @@ const table = (header: string[], rows: string[][], align?: string[]) =>
 function httpRows(modes: ModeResult[]): string[][] {
   return modes.map((m) => {
     const errors = m.samples.reduce((s, x) => s + x.errors + x.non2xx, 0)
-    if (m.samples.length === 0) return [m.spec.label, m.pending ?? 'not measured', '', '', '', '', '', '']
+    if (m.samples.length === 0) return [m.spec.label, m.pending ?? 'not measured', '', '', '', '', '', '', '']
     return [
       m.note ? `${m.spec.label} (${m.note})` : m.spec.label,
       fmt(m.rps),
       fmt(m.p50Ms, 2),
       fmt(m.p99Ms, 2),
       fmt(m.cpuUsPerReq, 1),
+      `${fmt(m.coreUse * 100)} %`,
       `${fmt(m.ratioToFloor, 2)}×`,
       `${fmt(m.cpuRatioToFloor, 2)}×`,
       String(errors),
@@ -81,7 +82,7 @@ function httpSection(results: Results, info: RunInfo): string[] {
   const out = [
     '## HTTP hits',
     '',
-    `Medians over ${info.rounds} rounds of ${info.secondsPerMode} s per mode (${info.connections} connections, ${info.loaderNote}). Ratios are computed per round against the floor of the same round, then the median is taken.`,
+    `Medians over ${info.rounds} rounds of ${info.secondsPerMode} s per mode (${info.connections} connections, ${info.loaderNote}). The floor runs before, between every three and after the other modes in each round; each mode's ratio is taken against the floor measured just before and after it, then the median over rounds. "core use" is the share of its core the server used under load: near 100 % the server was the bottleneck; well below, other jobs on the machine or the load generator limited the run, and req/s ratios compress toward 1 while CPU µs per request still compares the work done per request.`,
     '',
     table(
       [
@@ -90,6 +91,7 @@ function httpSection(results: Results, info: RunInfo): string[] {
         'p50 ms',
         'p99 ms',
         'server CPU µs/req',
+        'core use',
         '× floor (req/s)',
         '× floor (CPU)',
         'errors',
@@ -109,14 +111,16 @@ function httpSection(results: Results, info: RunInfo): string[] {
     out.push(
       '### fastkey against each peer',
       '',
-      'req/s of the fastkey mode ÷ req/s of the peer, per round, median. **Bold**: the pair on the same store (memory/L1 against L1, Redis against KeyDB).',
+      'Each mode is first divided by the floor measured around it, then fastkey ÷ peer per round, median; by req/s, and in brackets by server CPU µs per request. **Bold**: the pair on the same store (memory/L1 against L1, Redis against KeyDB).',
       '',
       table(
         ['peer', ...fastkey.map((f) => `${f} ÷ peer`)],
         peers.map((p) => [
           p.spec.label,
           ...fastkey.map((f) => {
-            const v = p.samples.length ? `${fmt(http.pairRatio(f, p.spec.name), 2)}×` : '—'
+            const v = p.samples.length
+              ? `${fmt(http.pairRatio(f, p.spec.name), 2)}× (${fmt(http.pairRatio(f, p.spec.name, 'cpu'), 2)}×)`
+              : '—'
             return same.has(`${p.spec.name}/${f}`) ? `**${v}**` : v
           }),
         ]),
@@ -134,7 +138,7 @@ function missSection(results: Results): string[] {
     out.push(
       `### Stampede: ${fmt(r0.requests)} concurrent requests for one cold key (origin ${r0.originMs} ms)`,
       '',
-      'Processes share one KeyDB and the same Host header (instances behind one load balancer). Client: first request sent → last response received; server: first request arrived → last response finished, over all processes (one clock). Medians of the trials.',
+      'Processes share one KeyDB and the same Host header (instances behind one load balancer). Client: first request sent → last response received; server span: first request arrived → last response finished, over all processes (one clock). The baseline is the same burst on the floor route (no cache, no origin): what serving 1,000 requests costs here at all; "beyond baseline" is the span minus the baseline span. Medians of the trials.',
       '',
       table(
         [
@@ -143,6 +147,7 @@ function missSection(results: Results): string[] {
           'origin calls per trial',
           'last served (client) ms',
           'server span ms',
+          'beyond baseline ms',
           'non-200',
         ],
         results.stampede.map((r) => [
@@ -151,6 +156,9 @@ function missSection(results: Results): string[] {
           r.originCalls.join(', '),
           fmt(r.lastMs),
           fmt(r.serverSpanMs),
+          r.label.startsWith('baseline')
+            ? ''
+            : fmt(r.serverSpanMs - baselineSpan(results.stampede!, r.processes)),
           String(r.non200),
         ]),
       ),
@@ -252,10 +260,12 @@ export function markdown(results: Results, info: RunInfo): string {
     '',
     '## Targets (DESIGN.md section 10)',
     '',
+    'Judged by req/s (as the issue asks) and, where it applies, by server CPU µs per request (steadier when other jobs take the cores: see "core use" below).',
+    '',
     table(
-      ['', 'target', 'measured'],
-      targets.map((t) => [mark(t.met), t.name, t.figure]),
-      [':---:', '---', '---'],
+      ['req/s', 'CPU', 'target', 'measured'],
+      targets.map((t) => [mark(t.met), 'metCpu' in t ? mark(t.metCpu) : '', t.name, t.figure]),
+      [':---:', ':---:', '---', '---'],
     ),
     '',
     ...(info.problems.length

@@ -23,9 +23,9 @@ import { evaluate, mark, type Results } from './targets.js'
 const { values: args } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '4' },
-    duration: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '4' },
+    warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50' },
     only: { type: 'string' },
     modes: { type: 'string' },
@@ -65,6 +65,35 @@ function itemSpecs(names?: string[]): ServerSpec[] {
     path: '/item/',
     fastkey: m.fastkey,
     expected: ITEM_1,
+  }))
+}
+
+const DEMO_MODES = [
+  { cache: 'none', label: 'demo GET /products/:id, no cache (Postgres)' },
+  { cache: 'keydb', label: 'demo GET /products/:id, KeyDB (as server.ts)' },
+  { cache: 'keydb-l1', label: 'demo GET /products/:id, KeyDB + L1' },
+]
+
+/** The demo app's product route, all hits once warm, against Postgres and KeyDB. */
+function demoSpecs(databaseUrl: string, names?: string[]): ServerSpec[] {
+  return DEMO_MODES.filter((d) => !names || names.includes(`demo-${d.cache}`)).map((d) => ({
+    name: `demo-${d.cache}`,
+    label: d.label,
+    group: 'demo',
+    args: [
+      '--mode',
+      'demo',
+      '--demo-cache',
+      d.cache,
+      '--database',
+      databaseUrl,
+      '--prefix',
+      `${token}-demo-${d.cache}`,
+      '--redis',
+      REDIS_URL,
+    ],
+    path: '/products/',
+    fastkey: d.cache !== 'none',
   }))
 }
 
@@ -148,15 +177,7 @@ async function main(): Promise<void> {
         return runHttp({ specs, rounds: 1, durationS: 1, warmupS: 0, connections: 10, load, log })
       }
       const specs = itemSpecs(names)
-      if (database && (!names || names.includes('demo')))
-        specs.push({
-          name: 'demo',
-          label: 'demo app GET /products/:id',
-          group: 'demo',
-          args: ['--mode', 'demo', '--database', database.url, '--redis', REDIS_URL],
-          path: '/products/',
-          fastkey: true,
-        })
+      if (database) specs.push(...demoSpecs(database.url, names))
       return runHttp({
         specs,
         rounds: info.rounds,
@@ -177,7 +198,7 @@ async function main(): Promise<void> {
         originMs: 50,
         runId,
         log,
-        ...(smoke ? { libs: ['fk-l1'] } : {}),
+        ...(smoke ? { libs: ['floor', 'fk-l1'] } : {}),
         serverCpu: SERVER_CPU,
         clientCpu: LOAD_CPU,
       }),
@@ -220,7 +241,8 @@ async function main(): Promise<void> {
 
   info.durationS = (Date.now() - started) / 1000
   log('targets:')
-  for (const t of evaluate(results)) log(`  ${mark(t.met)} ${t.name}: ${t.figure}`)
+  for (const t of evaluate(results))
+    log(`  ${mark(t.met)}${'metCpu' in t ? ` (CPU ${mark(t.metCpu)})` : ''} ${t.name}: ${t.figure}`)
   const md = markdown(results, info)
   const svg = chart(results, info)
   const write = !smoke && !args['no-write'] && !args.only && !args.modes

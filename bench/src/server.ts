@@ -4,12 +4,13 @@
  * `{"pending":reason}` when the mode needs a package that is not built yet (exit 3).
  * `GET /__bench` answers the origin call count, CPU time and memory of this process.
  */
+import { Session } from 'node:inspector/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { demoApp, PendingError } from './demo.js'
+import type { DemoCache } from './demo.js'
 import { type Item, itemBodies, makeItem } from './item.js'
-import { type ModeContext, modeByName } from './modes.js'
+import { type ModeContext, modeByName, PendingError } from './modes.js'
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     swr: { type: 'string', default: '0' },
     'origin-ms': { type: 'string', default: '0' },
     database: { type: 'string' },
+    'demo-cache': { type: 'string', default: 'keydb' },
     trace: { type: 'boolean', default: false },
   },
 })
@@ -57,8 +59,28 @@ function addTracing(app: FastifyInstance): void {
   })
 }
 
+/** CPU profile of the measured window only (no startup, no idle time between runs). */
+function addProfileRoutes(app: FastifyInstance): void {
+  let session: Session | undefined
+  app.post('/__bench/profile/start', async () => {
+    session = new Session()
+    session.connect()
+    await session.post('Profiler.enable')
+    await session.post('Profiler.start')
+    return { started: true }
+  })
+  app.post('/__bench/profile/stop', async () => {
+    if (!session) throw new Error('profile not started')
+    const { profile } = await session.post('Profiler.stop')
+    session.disconnect()
+    session = undefined
+    return profile
+  })
+}
+
 function addAdminRoute(app: FastifyInstance): void {
   if (values.trace) addTracing(app)
+  addProfileRoutes(app)
   app.get('/__bench', async () => ({
     origin: originCalls,
     spans: Object.fromEntries(spans),
@@ -69,7 +91,14 @@ function addAdminRoute(app: FastifyInstance): void {
 }
 
 async function build(): Promise<{ app: FastifyInstance; cleanup?: () => Promise<void> }> {
-  if (values.mode === 'demo') return demoApp(values.database!, values.redis!, addAdminRoute)
+  if (values.mode === 'demo')
+    return (await import('./demo.js')).demoApp(
+      values.database!,
+      values.redis!,
+      values.prefix!,
+      values['demo-cache'] as DemoCache,
+      addAdminRoute,
+    )
   const mode = modeByName(values.mode ?? '')
   const app = Fastify({ logger: false })
   addAdminRoute(app)

@@ -1,11 +1,10 @@
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import postgres from 'postgres'
-
-const require = createRequire(import.meta.url)
+import { BENCH_DIR } from './proc.js'
 
 export const REDIS_URL = process.env.KEYDB_URL ?? 'redis://127.0.0.1:6379'
 /** A database the bench may connect to in order to create (and drop) its own. */
@@ -62,7 +61,8 @@ function tryRun(cmd: string, args: string[]): string {
 
 function versionOf(pkg: string): string {
   try {
-    const path = require.resolve(`${pkg}/package.json`)
+    // Direct dependencies are linked in bench/node_modules (some export maps hide package.json).
+    const path = join(BENCH_DIR, 'node_modules', pkg, 'package.json')
     return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version
   } catch {
     return '?'

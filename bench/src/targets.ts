@@ -14,8 +14,10 @@ export interface Results {
 
 export interface Target {
   name: string
-  /** undefined: not measured in this run. */
+  /** By req/s (the issue's measure); undefined: not measured in this run. */
   met: boolean | undefined
+  /** The same target judged by server CPU µs per request, where it applies (steadier when contended). */
+  metCpu?: boolean | undefined
   figure: string
 }
 
@@ -39,7 +41,8 @@ export function evaluate(r: Results): Target[] {
     targets.push({
       name: `${label} ≥ ${goal}× floor`,
       met: m ? m.ratioToFloor >= goal : undefined,
-      figure: m ? `${x(m.ratioToFloor)} req/s (CPU: ${x(m.cpuRatioToFloor)})` : 'not measured',
+      metCpu: m ? m.cpuRatioToFloor >= goal : undefined,
+      figure: m ? `${x(m.ratioToFloor)} by req/s, ${x(m.cpuRatioToFloor)} by CPU` : 'not measured',
     })
   }
   floorTarget('fk-l1', 'L1 hit', 0.92)
@@ -49,13 +52,16 @@ export function evaluate(r: Results): Target[] {
     peer,
     fk,
     ratio: r.http!.pairRatio(fk, peer),
+    cpu: r.http!.pairRatio(fk, peer, 'cpu'),
   }))
-  const behind = pairs.filter((p) => !(p.ratio > 1))
   targets.push({
     name: 'ahead of every peer on the same store',
-    met: pairs.length > 0 ? behind.length === 0 : undefined,
+    met: pairs.length > 0 ? pairs.every((p) => p.ratio > 1) : undefined,
+    metCpu: pairs.length > 0 ? pairs.every((p) => p.cpu > 1) : undefined,
     figure:
-      pairs.length === 0 ? 'not measured' : pairs.map((p) => `${p.fk} ÷ ${p.peer} ${x(p.ratio)}`).join(', '),
+      pairs.length === 0
+        ? 'not measured'
+        : pairs.map((p) => `${p.fk} ÷ ${p.peer} ${x(p.ratio)} (CPU ${x(p.cpu)})`).join(', '),
   })
 
   const multi = r.stampede?.filter((row) => row.label === 'fastkey' && row.processes > 1)
@@ -67,12 +73,16 @@ export function evaluate(r: Results): Target[] {
       : 'not measured',
   })
   const fk = r.stampede?.filter((row) => row.label === 'fastkey')
+  const extra = (row: StampedeRow) => row.serverSpanMs - baselineSpan(r.stampede!, row.processes)
   targets.push({
-    name: 'stampede: waiters served within origin time + 20 ms (server side)',
-    met: fk?.length ? fk.every((row) => row.serverSpanMs <= row.originMs + 20) : undefined,
+    name: 'stampede: last waiter served within origin time + 20 ms (beyond the baseline)',
+    met: fk?.length ? fk.every((row) => extra(row) <= row.originMs + 20) : undefined,
     figure: fk?.length
       ? fk
-          .map((row) => `${row.processes} proc: ${fmt(row.serverSpanMs)} ms for a ${row.originMs} ms origin`)
+          .map(
+            (row) =>
+              `${row.processes} proc: +${fmt(extra(row))} ms over the baseline for a ${row.originMs} ms origin`,
+          )
           .join('; ')
       : 'not measured',
   })
@@ -80,10 +90,12 @@ export function evaluate(r: Results): Target[] {
   const relative = (name: string, base: string, label: string, maxCost: number) => {
     const ok = mode(name) && mode(base)
     const ratio = ok ? r.http!.pairRatio(name, base) : Number.NaN
+    const cpu = ok ? r.http!.pairRatio(name, base, 'cpu') : Number.NaN
     targets.push({
       name: `${label} ≤ ${maxCost * 100}% cost`,
       met: ok ? ratio >= 1 - maxCost : undefined,
-      figure: ok ? `${name} ÷ ${base} ${x(ratio)}` : 'not measured',
+      metCpu: ok ? cpu >= 1 - maxCost : undefined,
+      figure: ok ? `${name} ÷ ${base} ${x(ratio)} by req/s, ${x(cpu)} by CPU` : 'not measured',
     })
   }
   relative('fk-metrics', 'fk-l1', 'metrics on', 0.05)
@@ -116,6 +128,13 @@ export function evaluate(r: Results): Target[] {
       : 'not measured',
   })
   return targets
+}
+
+/** Server span of the same burst on the floor route (no cache, no origin), same process count. */
+export function baselineSpan(rows: StampedeRow[], processes: number): number {
+  return (
+    rows.find((row) => row.label.startsWith('baseline') && row.processes === processes)?.serverSpanMs ?? 0
+  )
 }
 
 export function mark(met: boolean | undefined): string {
