@@ -92,7 +92,7 @@ export class TagVersionProvider implements TagProvider {
     if (this.#cache) throw new errors.FST_CACHE_TAGS_ALREADY_ATTACHED()
     const store = cache.store
     if (store.kind === 'memory') this.#backend = memoryVersionsOf(store)
-    else if (store.kind === 'keydb') {
+    else if (store.kind === 'keydb' && typeof (store as KeydbStore).client?.defineCommand === 'function') {
       const { client, namespace } = store as KeydbStore
       this.#backend = new RedisVersions({ client, namespace, ...this.options })
       if (this.options.memberIndex) this.#track(this.#detectIndex(store as KeydbStore))
@@ -126,6 +126,7 @@ export class TagVersionProvider implements TagProvider {
       // Not thrown here: the engine would count it as a store failure and trip its breaker.
       return { mark, invalid } satisfies Capture
     }
+    if (list.length === 0) return { mark, versions: new Map() } satisfies Capture
     return { mark, versions: await backend.capture(list, undefined) } satisfies Capture
   }
 
@@ -189,8 +190,11 @@ export class TagVersionProvider implements TagProvider {
         const t = tags[i]!
         const memoised = this.#memo.get(t.tag, now)
         if (memoised === undefined) break
-        if (memoised.hard !== t.hard) verdict = 'invalid'
-        else if (memoised.soft !== t.soft && verdict === 'valid') verdict = 'stale'
+        if (memoised.hard !== t.hard) {
+          this.#stats.memoHits++
+          return 'invalid'
+        }
+        if (memoised.soft !== t.soft) verdict = 'stale'
       }
       if (i === tags.length) {
         this.#stats.memoHits++
