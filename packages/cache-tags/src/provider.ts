@@ -1,7 +1,7 @@
 import type { Cache, KeydbStore, TagCapture, TagProvider, TagVerdict } from '@fastkey/fastify-cache'
 import type { VersionBackend } from './backend.js'
 import { errors } from './errors.js'
-import { MemberIndex, serverInfo, useMemberIndex } from './member-index.js'
+import { IndexJobs } from './index-jobs.js'
 import { VersionMemo } from './memo.js'
 import { memoryVersionsOf } from './memory-backend.js'
 import { type ResolvedTagOptions, resolveTagOptions, type TagProviderOptions } from './options.js'
@@ -11,9 +11,8 @@ import { MAX_TAGS_PER_INVALIDATION, validateTags } from './validate.js'
 import {
   type CapturedTag,
   decodeRecorded,
-  encodeRecorded,
   type RecordedTag,
-  STALE_MARK,
+  recordFill,
   type TagVersions,
   verdictOf,
 } from './versions.js'
@@ -56,11 +55,10 @@ export class TagVersionProvider implements TagProvider {
   readonly #memo: VersionMemo
   /** Parsed recorded strings (`null`: not ours); a hit reads the same few strings again and again. */
   readonly #parsed = new Map<string, RecordedTag[] | null>()
-  readonly #background = new Set<Promise<unknown>>()
   #cache: Cache | undefined
   #backend: VersionBackend | undefined
   #reader: VersionReader | undefined
-  #index: MemberIndex | undefined
+  #index: IndexJobs | undefined
   #stats = { raced: 0, racedSoft: 0, memoHits: 0, memoMisses: 0 }
   /**
    * A coarse clock for memo expiry on the read path (a clock read costs ~70 ns here, as much as the
@@ -85,7 +83,12 @@ export class TagVersionProvider implements TagProvider {
 
   /** Whether the KeyDB member index is in use (asked for, and the server answered as KeyDB). */
   get memberIndexActive(): boolean {
-    return this.#index !== undefined
+    return this.#index?.active === true
+  }
+
+  /** Resolves once start-up detection is done (whether the KeyDB member index runs). */
+  async ready(): Promise<void> {
+    await this.#index?.detected
   }
 
   attach(cache: Cache): void {
@@ -95,7 +98,10 @@ export class TagVersionProvider implements TagProvider {
     else if (store.kind === 'keydb' && typeof (store as KeydbStore).client?.defineCommand === 'function') {
       const { client, namespace } = store as KeydbStore
       this.#backend = new RedisVersions({ client, namespace, ...this.options })
-      if (this.options.memberIndex) this.#track(this.#detectIndex(store as KeydbStore))
+      if (this.options.memberIndex)
+        this.#index = new IndexJobs(store as KeydbStore, this.options, (operation, error) =>
+          cache.storeFailed(operation, error),
+        )
     } else throw new errors.FST_CACHE_TAGS_UNSUPPORTED_STORE(store.kind)
     this.#cache = cache
     const backend = this.#backend
@@ -154,26 +160,15 @@ export class TagVersionProvider implements TagProvider {
       cache.storeFailed('read', error)
       return undefined
     }
-    const recorded: RecordedTag[] = []
-    let softRaced = false
-    for (const tag of list) {
-      const now = current.get(tag)!
-      const before = c.versions?.get(tag)
-      // Tags known before the load compare versions (exact); the others compare invalidation times
-      // with the server clock at the start of the load.
-      const hardRaced = before ? before.hard !== now.hard : now.hardSince
-      if (hardRaced) {
-        this.#stats.raced++
-        return undefined
-      }
-      const soft = before ? before.soft !== now.soft : now.softSince
-      softRaced ||= soft
-      recorded.push({ tag, hard: now.hard, soft: soft ? STALE_MARK : now.soft })
+    const sealed = recordFill(list, current, c.versions)
+    if (sealed === undefined) {
+      this.#stats.raced++
+      return undefined
     }
-    if (softRaced) this.#stats.racedSoft++
+    if (sealed.softRaced) this.#stats.racedSoft++
     this.#memoise(current, epoch)
-    if (entry && this.#index) this.#track(this.#recordIndex(list, entry))
-    return encodeRecorded(recorded)
+    if (entry) this.#index?.record(list, entry)
+    return sealed.recorded
   }
 
   check(recorded: string): TagVerdict | Promise<TagVerdict> {
@@ -230,7 +225,7 @@ export class TagVersionProvider implements TagProvider {
         throw new errors.FST_CACHE_TAGS_PUBLISH_FAILED({ cause: error })
       }
     }
-    if (mode === 'hard' && this.#index) for (const tag of list) this.#track(this.#purge(tag))
+    if (mode === 'hard') this.#index?.purge(list)
   }
 
   names(recorded: string): readonly string[] {
@@ -240,7 +235,7 @@ export class TagVersionProvider implements TagProvider {
   /** Waits for index work started in the background (KeyDB member index). */
   async close(): Promise<void> {
     clearInterval(this.#ticker)
-    while (this.#background.size > 0) await Promise.allSettled([...this.#background])
+    await this.#index?.close()
   }
 
   #attached(): { cache: Cache; backend: VersionBackend } {
@@ -262,28 +257,6 @@ export class TagVersionProvider implements TagProvider {
     if (this.#parsed.size >= MAX_PARSED) this.#parsed.clear()
     this.#parsed.set(recorded, tags ?? null)
     return tags
-  }
-
-  async #detectIndex(store: KeydbStore): Promise<void> {
-    const info = await serverInfo(store.client, this.options.commandTimeoutMs)
-    if (useMemberIndex(this.options.memberIndex, info))
-      this.#index = new MemberIndex(store.client, store.namespace, this.options.tagTtlMs)
-  }
-
-  async #recordIndex(tags: readonly string[], entry: { key: string; ttlMs: number }): Promise<void> {
-    const store = this.#cache!.store as KeydbStore
-    await this.#index!.record(tags, store.entryKey(entry.key), entry.ttlMs).catch((error) =>
-      this.#cache!.storeFailed('set', error),
-    )
-  }
-
-  async #purge(tag: string): Promise<void> {
-    await this.#index!.purge(tag).catch((error) => this.#cache!.storeFailed('delete', error))
-  }
-
-  #track(task: Promise<unknown>): void {
-    this.#background.add(task)
-    task.finally(() => this.#background.delete(task))
   }
 }
 

@@ -83,3 +83,27 @@ export function verdictOf(
   }
   return verdict
 }
+
+/**
+ * What a fill records, from the versions read when its result is stored (`current`) and, for tags
+ * known before the load, those read before it (`before`). Tags known before compare versions (exact);
+ * the others rely on the backend's "invalidated since the load began". A hard invalidation during the
+ * load: `undefined` (not stored). A soft one: recorded with `STALE_MARK`, so the entry is stale at once.
+ */
+export function recordFill(
+  tags: readonly string[],
+  current: ReadonlyMap<string, CapturedTag>,
+  before: ReadonlyMap<string, CapturedTag> | undefined,
+): { recorded: string; softRaced: boolean } | undefined {
+  const recorded: RecordedTag[] = []
+  let softRaced = false
+  for (const tag of tags) {
+    const now = current.get(tag)!
+    const then = before?.get(tag)
+    if (then ? then.hard !== now.hard : now.hardSince) return undefined
+    const soft = then ? then.soft !== now.soft : now.softSince
+    softRaced ||= soft
+    recorded.push({ tag, hard: now.hard, soft: soft ? STALE_MARK : now.soft })
+  }
+  return { recorded: encodeRecorded(recorded), softRaced }
+}

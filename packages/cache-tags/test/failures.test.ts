@@ -1,16 +1,19 @@
 import { KeydbStore } from '@fastkey/fastify-cache'
 import { startRedisServer } from '@fastkey/test-services'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
-import { instance, keydbStandaloneKit, redisClient, sleep } from './helpers.js'
+import { deferred, instance, keydbStandaloneKit, redisClient, sleep } from './helpers.js'
 
 /** An engine on a throwaway Redis we may freeze or cut (never the shared one). */
-async function throwaway(options: Parameters<typeof instance>[2] = {}) {
+async function throwaway(
+  options: Parameters<typeof instance>[2] = {},
+  engine: Parameters<typeof instance>[1] = {},
+) {
   const server = await startRedisServer()
   onTestFinished(() => server.stop())
   const client = await redisClient(server.url)
   const store = new KeydbStore({ client, namespace: 'fails', commandTimeoutMs: 100 })
   onTestFinished(() => store.close())
-  const x = await instance(store, {}, { commandTimeoutMs: 100, ...options })
+  const x = await instance(store, engine, { commandTimeoutMs: 100, ...options })
   return { server, client, ...x }
 }
 
@@ -43,6 +46,50 @@ describe('failures', () => {
     try {
       expect(await cache.getOrSet('k', async () => 'origin', { tags: ['t'] })).toBe('origin')
       expect(await cache.getOrSet('other', async () => 'origin', { tags: ['t'] })).toBe('origin')
+    } finally {
+      server.resume()
+    }
+  })
+
+  it('the store freezing mid-load: the fill is not stored, the error is counted, nothing hangs', async () => {
+    const { server, cache } = await throwaway()
+    const errors: Array<[string, string | undefined]> = []
+    cache.events.on('error', (e) => errors.push([e.operation, (e.error as { code?: string }).code]))
+    const read = deferred()
+    const resume = deferred()
+    const pending = cache.getOrSet(
+      'k',
+      async () => {
+        read.resolve()
+        await resume.promise
+        return 'loaded'
+      },
+      { tags: ['t'] },
+    )
+    await read.promise
+    server.pause()
+    try {
+      resume.resolve()
+      expect(await pending).toBe('loaded')
+    } finally {
+      server.resume()
+    }
+    expect(errors).toContainEqual(['read', 'FST_CACHE_TAGS_TIMEOUT'])
+    for (let i = 0; i < 100 && cache.circuitState !== 'closed'; i++) await sleep(20)
+    expect(await cache.get('k')).toBeUndefined()
+  })
+
+  it('an L1 hit whose versions cannot be read falls back to the store path, then to the loader', async () => {
+    const { server, cache } = await throwaway({ versionTtlMs: 30 }, { l1: { maxEntries: 10 } })
+    await cache.set('k', 'cached', { tags: ['t'] })
+    const hits: string[] = []
+    cache.events.on('hit', (e) => hits.push(e.tier))
+    expect(await cache.get('k')).toBe('cached')
+    expect(hits).toEqual(['l1'])
+    await sleep(100) // the memoised versions expire; the entry stays in L1
+    server.pause()
+    try {
+      expect(await cache.getOrSet('k', async () => 'origin', { tags: ['t'] })).toBe('origin')
     } finally {
       server.resume()
     }

@@ -7,7 +7,7 @@ describe('KeyDB member index on Redis', () => {
   it('asked for on Redis: stays off, and hard invalidation falls back to lazy expiry', async () => {
     const { store, client } = await keydbStandaloneKit.make()
     const { cache, tags } = await instance(store, {}, { memberIndex: true })
-    await tags.close() // waits for the capability detection
+    await tags.ready() // the capability detection is done
     expect(tags.memberIndexActive).toBe(false)
     await cache.set('k', 'v', { tags: ['t'] })
     await cache.invalidateTags(['t'])

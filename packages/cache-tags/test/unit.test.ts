@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest'
 import { isKeydbInfo, useMemberIndex } from '../src/index.js'
 import { VersionMemo } from '../src/memo.js'
 import { MemoryVersions } from '../src/memory-backend.js'
-import { decodeRecorded, encodeRecorded, invalidatedAt, STALE_MARK, verdictOf } from '../src/versions.js'
+import {
+  type CapturedTag,
+  decodeRecorded,
+  encodeRecorded,
+  invalidatedAt,
+  recordFill,
+  STALE_MARK,
+  verdictOf,
+} from '../src/versions.js'
 
 const REDIS_INFO = ['# Server', 'redis_version:7.0.15', 'redis_mode:standalone', 'os:Linux', ''].join('\r\n')
 const KEYDB_INFO = [
@@ -47,6 +55,34 @@ describe('recorded versions', () => {
     expect(invalidatedAt('c1795828404735064.abc')).toBeUndefined()
     expect(invalidatedAt('')).toBeUndefined()
     expect(invalidatedAt(STALE_MARK)).toBeUndefined()
+  })
+})
+
+describe('what a fill records', () => {
+  const at = (hard: string, soft: string, hardSince = false, softSince = false): CapturedTag => ({
+    hard,
+    soft,
+    hardSince,
+    softSince,
+  })
+
+  it('tags known before the load compare versions; the others trust "invalidated since"', () => {
+    const before = new Map([['a', at('h1', 's1')]])
+    const same = new Map([
+      ['a', at('h1', 's1', true, true)], // "since" is ignored for a tag captured before
+      ['b', at('h5', 's5')],
+    ])
+    expect(recordFill(['a', 'b'], same, before)).toEqual({ recorded: 'a h1 s1 b h5 s5', softRaced: false })
+    expect(recordFill(['a'], new Map([['a', at('h2', 's1')]]), before)).toBeUndefined()
+    expect(recordFill(['a'], new Map([['a', at('h1', 's2')]]), before)).toEqual({
+      recorded: `a h1 ${STALE_MARK}`,
+      softRaced: true,
+    })
+    expect(recordFill(['b'], new Map([['b', at('h5', 's5', true)]]), before)).toBeUndefined()
+    expect(recordFill(['b'], new Map([['b', at('h5', 's5', false, true)]]), undefined)).toEqual({
+      recorded: `b h5 ${STALE_MARK}`,
+      softRaced: true,
+    })
   })
 })
 
