@@ -1,4 +1,11 @@
-import type { Cache, KeydbStore, TagCapture, TagProvider, TagVerdict } from '@fastkey/fastify-cache'
+import {
+  BUS_CONFIRM_MS,
+  type Cache,
+  type KeydbStore,
+  type TagCapture,
+  type TagProvider,
+  type TagVerdict,
+} from '@fastkey/fastify-cache'
 import type { VersionBackend } from './backend.js'
 import { errors } from './errors.js'
 import { IndexJobs } from './index-jobs.js'
@@ -204,6 +211,11 @@ export class TagVersionProvider implements TagProvider {
     })
   }
 
+  /** Throws FST_CACHE_TAGS_INVALID_TAG / TOO_MANY for tags a caller passes to getOrSet, set or wrap. */
+  validate(tags: readonly string[]): void {
+    validateTags(tags)
+  }
+
   async invalidate(tags: readonly string[], mode: 'soft' | 'hard'): Promise<void> {
     const { cache, backend } = this.#attached()
     if (mode !== 'soft' && mode !== 'hard')
@@ -213,13 +225,14 @@ export class TagVersionProvider implements TagProvider {
     try {
       await backend.invalidate(list, mode)
     } catch (error) {
-      cache.storeFailed('delete', error)
+      cache.storeFailed('invalidate', error)
       throw error
     }
     this.#memo.evict(list)
     if (backend.kind === 'keydb') {
       try {
-        await cache.bus.publish(BUS_TAGS, list.join('\n'))
+        // Resolve once KeyDB has handed the eviction to every instance (our own copy came back).
+        await cache.bus.publish(BUS_TAGS, list.join('\n'), BUS_CONFIRM_MS)
       } catch (error) {
         cache.storeFailed('publish', error)
         throw new errors.FST_CACHE_TAGS_PUBLISH_FAILED({ cause: error })

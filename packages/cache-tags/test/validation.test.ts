@@ -54,20 +54,25 @@ describe('tag validation', () => {
     })
   })
 
-  it('service calls with bad tags still return the value, store nothing and report the code', async () => {
+  it('service calls with bad tags fail with the code before anything runs', async () => {
     const { cache } = await instance(new MemoryStore())
-    const codes: Array<[string, string | undefined]> = []
-    cache.events.on('error', (e) => codes.push([e.operation, (e.error as { code?: string }).code]))
     const tooMany = Array.from({ length: MAX_TAGS_PER_ENTRY + 1 }, (_, i) => `t${i}`)
-    expect(await cache.getOrSet('k', async () => 'v', { tags: tooMany })).toBe('v')
+    let loaded = 0
+    const loader = async () => {
+      loaded++
+      return 'v'
+    }
+    await expect(cache.getOrSet('k', loader, { tags: tooMany })).rejects.toMatchObject({
+      code: 'FST_CACHE_TAGS_TOO_MANY',
+    })
+    await expect(cache.set('k', 'v', { tags: ['bad tag'] })).rejects.toMatchObject({
+      code: 'FST_CACHE_TAGS_INVALID_TAG',
+    })
+    expect(() => cache.wrap(loader, { key: () => 'w', tags: ['bad tag'] })).toThrow(
+      expect.objectContaining({ code: 'FST_CACHE_TAGS_INVALID_TAG' }),
+    )
+    expect(loaded).toBe(0)
     expect(await cache.get('k')).toBeUndefined()
-    expect(await cache.set('k', 'v', { tags: ['bad tag'] })).toBe(false)
-    expect(await cache.get('k')).toBeUndefined()
-    // Reported as a serialization problem: a programming error must not trip the store's breaker.
-    expect(codes).toEqual([
-      ['serialize', 'FST_CACHE_TAGS_TOO_MANY'],
-      ['serialize', 'FST_CACHE_TAGS_INVALID_TAG'],
-    ])
     expect(cache.circuitState).toBe('closed')
   })
 })

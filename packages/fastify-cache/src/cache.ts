@@ -147,9 +147,15 @@ export class Cache {
     return { entries: this.#l1?.size ?? 0, bytes: this.#l1?.bytes ?? 0 }
   }
 
-  /** Resolves once the bus subscription was attempted (tests and benchmarks wait for it). */
-  ready(): Promise<void> {
-    return this.#busStarted
+  /**
+   * Resolves once the bus subscription is confirmed, or after `timeoutMs` if the store is down
+   * (tests and benchmarks wait for it; requests never need to).
+   */
+  async ready(timeoutMs = 2_000): Promise<void> {
+    await this.#busStarted
+    // The subscription is confirmed asynchronously (SUBSCRIBE acknowledged): wait for it, bounded.
+    const deadline = performance.now() + timeoutMs
+    while (!this.#bus.healthy && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5))
   }
 
   /** A policy from per-call or per-route options over the engine defaults. */
@@ -184,12 +190,13 @@ export class Cache {
   async set(key: string, value: unknown, options?: CallOptions): Promise<boolean> {
     const k = normalizeKey(key)
     const policy = this.policy(options)
+    this.#validateTags(options?.tags)
     const entry = this.#entryFromValue(k, value, policy)
     if (!entry) return false
     let tags = ''
     if (options?.tags && this.#tags) {
       const sealed = await this.#tags
-        .seal(await this.#tags.begin(options.tags), options.tags)
+        .seal(await this.#tags.begin(options.tags), options.tags, { key: k, ttlMs: storeTtlMs(entry) })
         .catch(() => undefined)
       if (sealed === undefined) return false
       tags = sealed
@@ -249,6 +256,7 @@ export class Cache {
     const k = normalizeKey(key)
     const policy = this.policy(options)
     const tags = options?.tags
+    this.#validateTags(tags)
     const found = options?.forceFresh ? undefined : await this.lookup(k, policy)
     if (found === null) return this.#load(k, policy, loader, tags, undefined, false, true)
     if (found?.freshness === 'fresh') {
@@ -273,6 +281,7 @@ export class Cache {
   ): (...args: A) => Promise<Awaited<R>> {
     const { key, ...callOptions } = options
     this.policy(callOptions)
+    this.#validateTags(callOptions.tags)
     return (...args: A) => this.getOrSet(key(...args), () => fn(...args), callOptions) as Promise<Awaited<R>>
   }
 
@@ -348,7 +357,8 @@ export class Cache {
     const ageMs = Math.max(0, storeTtlMs(entry) - stored.ttlMs)
     let freshness = freshnessOf(entry, ageMs)
     if (entry.tags !== '' && this.#tags) {
-      const verdict = await this.#checkTags(entry.tags)
+      let verdict = this.#checkTags(entry.tags)
+      if (typeof verdict !== 'string') verdict = await verdict
       if (verdict === 'invalid') return undefined
       // Soft invalidation: the entry is treated as if its fresh window had just ended.
       if (verdict === 'stale' && freshness === 'fresh') freshness = freshnessOf(entry, entry.freshMs)
@@ -629,7 +639,9 @@ export class Cache {
     if (fill.generation === null || fill.tagFailed) return false
     let recorded = ''
     if (fill.tagCapture !== undefined && this.#tags) {
-      const sealed = await this.#tags.seal(fill.tagCapture, tags ?? []).catch(() => undefined)
+      const sealed = await this.#tags
+        .seal(fill.tagCapture, tags ?? [], { key: fill.key, ttlMs: storeTtlMs(entry) })
+        .catch(() => undefined)
       if (sealed === undefined) return false
       recorded = sealed
     }
@@ -692,13 +704,22 @@ export class Cache {
     return policy.serializer.deserialize(entry.body)
   }
 
-  async #checkTags(recorded: string): Promise<TagVerdict> {
-    try {
-      return await this.#tags!.check(recorded)
-    } catch (error) {
+  /** A provider's verdict; synchronous answers (memoised versions) cost no microtask hop. */
+  #checkTags(recorded: string): TagVerdict | Promise<TagVerdict> {
+    const failed = (error: unknown): TagVerdict => {
       this.#storeFailed('read', error)
       return 'invalid'
     }
+    try {
+      const verdict = this.#tags!.check(recorded)
+      return typeof verdict === 'string' ? verdict : verdict.catch(failed)
+    } catch (error) {
+      return failed(error)
+    }
+  }
+
+  #validateTags(tags: readonly string[] | undefined): void {
+    if (tags !== undefined && this.#tags?.validate) this.#tags.validate(tags)
   }
 
   async #readGeneration(key: string): Promise<string | null> {

@@ -18,6 +18,7 @@ export type StoreOperation =
   | 'unlock'
   | 'publish'
   | 'clear'
+  | 'invalidate'
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
 /** Every event the engine emits, with its payload. `route` is the route pattern when the call came from a route. */

@@ -1,4 +1,4 @@
-export { Cache, type CacheOptions, type CallOptions, type Lookup } from './cache.js'
+export { BUS_CONFIRM_MS, Cache, type CacheOptions, type CallOptions, type Lookup } from './cache.js'
 export { type CachedOptions, cached } from './decorator.js'
 export { type CacheEntry, computeEtag, decodeEntry, encodeEntry } from './entry.js'
 export { type CacheErrorCode, errors } from './errors.js'
@@ -23,6 +23,6 @@ export { jsonSerializer, type Serializer } from './serializer.js'
 export { KeydbStore, type KeydbStoreOptions } from './store/keydb.js'
 export { MemoryStore, type MemoryStoreOptions } from './store/memory.js'
 export type { BusHandlers, CacheStore, LockResult, StoredValue } from './store/types.js'
-export type { TagCapture, TagProvider, TagVerdict } from './tags.js'
+export type { SealedEntry, TagCapture, TagProvider, TagVerdict } from './tags.js'
 
 import './types.js'

@@ -10,6 +10,14 @@ export type TagVerdict = 'valid' | 'stale' | 'invalid'
 /** Opaque state a provider keeps between `begin` and `seal` (e.g. versions read before the load). */
 export type TagCapture = unknown
 
+/** What is about to be stored, for providers that index entries per tag (KeyDB member index). */
+export interface SealedEntry {
+  /** The engine's key of the entry (the store adds its namespace). */
+  key: string
+  /** How long the store will keep it, ms. */
+  ttlMs: number
+}
+
 export interface TagProvider {
   /**
    * Called once by the engine that uses the provider, before any other call: gives access to the
@@ -21,6 +29,11 @@ export interface TagProvider {
    * and stale-if-error still apply). Rejects when it could not be recorded: never a silent success.
    */
   invalidate(tags: readonly string[], mode: 'soft' | 'hard'): Promise<void>
+  /**
+   * Checks tags given by the caller (service calls) before anything runs; throwing makes the call
+   * fail with that error instead of serving an entry that could never be invalidated by those tags.
+   */
+  validate?(tags: readonly string[]): void
   /** Tag names recorded in an entry, for the optional response header (`surrogate-key`). */
   names?(recorded: string): readonly string[]
   /**
@@ -32,7 +45,7 @@ export interface TagProvider {
    * Called with the final tags when the result is about to be stored. Resolves the string the entry
    * records, or `undefined` when an invalidation raced the load: the engine then does not store it.
    */
-  seal(capture: TagCapture, tags: readonly string[]): Promise<string | undefined>
+  seal(capture: TagCapture, tags: readonly string[], entry?: SealedEntry): Promise<string | undefined>
   /**
    * Called on every read of an entry that recorded tags. May answer synchronously (memoised versions)
    * to keep the hit path free of a second round trip. A rejection counts as 'invalid' (fail safe).
