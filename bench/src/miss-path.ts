@@ -14,7 +14,10 @@ interface ClientResult extends Group {
 }
 interface Admin {
   origin: number
-  spans: Record<string, { first: number; last: number; count: number }>
+  /** Per URL: [arrived, done] of each request, CLOCK_MONOTONIC ms. */
+  spans: Record<string, Array<[number, number]>>
+  /** Per id: when each origin call answered. */
+  originDone: Record<string, number[]>
 }
 
 async function admin(server: ServerProcess): Promise<Admin> {
@@ -31,6 +34,10 @@ export interface StampedeRow {
   lastMs: number
   /** Server side: first request arrived → last response finished, over every process, ms (median). */
   serverSpanMs: number
+  /** Requests that arrived before the (first) origin call answered: they waited for the fill (median). */
+  waiters: number
+  /** From the origin's answer to the last waiter's response, ms (median of trials). */
+  afterOriginMs: number
   originMs: number
   non200: number
 }
@@ -79,11 +86,15 @@ export async function stampede(o: {
           originCalls: [],
           lastMs: Number.NaN,
           serverSpanMs: Number.NaN,
+          waiters: Number.NaN,
+          afterOriginMs: Number.NaN,
           originMs: o.originMs,
           non200: 0,
         }
         const last: number[] = []
         const span: number[] = []
+        const waiters: number[] = []
+        const afterOrigin: number[] = []
         for (let t = 0; t < o.trials; t++) {
           // Instances behind one load balancer see one Host (the client sends the same to each process).
           const path = lib.mode === 'floor' ? `/item/1?trial=${keyBase++}` : `/item/${keyBase++}`
@@ -97,14 +108,26 @@ export async function stampede(o: {
           row.originCalls.push(after.reduce((sum, a, i) => sum + a.origin - before[i]!.origin, 0))
           row.non200 += result.non200
           last.push(result.lastMs!)
-          const traced = after.map((a) => a.spans[path]).filter((s) => s !== undefined)
-          span.push(Math.max(...traced.map((s) => s.last)) - Math.min(...traced.map((s) => s.first)))
+          const requests = after.flatMap((a) => a.spans[path] ?? [])
+          span.push(Math.max(...requests.map((r) => r[1])) - Math.min(...requests.map((r) => r[0])))
+          const id = path.slice('/item/'.length)
+          const answered = Math.min(...after.flatMap((a) => a.originDone[id] ?? []))
+          if (Number.isFinite(answered)) {
+            const waiting = requests.filter((r) => r[0] < answered)
+            waiters.push(waiting.length)
+            afterOrigin.push(Math.max(...waiting.map((r) => r[1] - answered)))
+          }
         }
         row.lastMs = median(last)
         row.serverSpanMs = median(span)
+        row.waiters = median(waiters)
+        row.afterOriginMs = median(afterOrigin)
         rows.push(row)
+        const waited = Number.isNaN(row.waiters)
+          ? ''
+          : `, ${row.waiters} waiters done ${row.afterOriginMs.toFixed(0)} ms after the origin answered`
         o.log(
-          `  ${lib.label} × ${count}: origin calls ${row.originCalls.join('/')}, last served after ${row.lastMs.toFixed(0)} ms (server span ${row.serverSpanMs.toFixed(0)} ms)`,
+          `  ${lib.label} × ${count}: origin calls ${row.originCalls.join('/')}, server span ${row.serverSpanMs.toFixed(0)} ms${waited}`,
         )
       } finally {
         await Promise.all(servers.map((s) => s.stop()))

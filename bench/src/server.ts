@@ -30,32 +30,36 @@ const originMs = Number(values['origin-ms'])
 let originCalls = 0
 const items = new Map<number, Item>()
 
-function origin(id: number): Promise<Item> {
+const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6
+/** When each origin call of an id answered (CLOCK_MONOTONIC ms, comparable across processes). */
+const originDone = new Map<number, number[]>()
+
+async function origin(id: number): Promise<Item> {
   originCalls++
   let item = items.get(id)
   if (!item) {
     item = makeItem(id)
     items.set(id, item)
   }
-  if (originMs > 0) return sleep(originMs, item)
-  return Promise.resolve(item)
+  if (originMs > 0) await sleep(originMs)
+  if (values.trace) originDone.set(id, [...(originDone.get(id) ?? []), monotonicMs()])
+  return item
 }
 
-/** Per URL: when the first request arrived and the last response finished (CLOCK_MONOTONIC, ms). */
-const spans = new Map<string, { first: number; last: number; count: number }>()
-const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6
+/** Per URL (traced servers): each request's arrival and response end, CLOCK_MONOTONIC ms. */
+const spans = new Map<string, Array<[arrived: number, done: number]>>()
+const kArrived = Symbol('arrived')
 
 function addTracing(app: FastifyInstance): void {
+  app.decorateRequest(kArrived, 0)
   app.addHook('onRequest', async (req) => {
-    if (req.url === '/__bench') return
-    if (!spans.has(req.url)) spans.set(req.url, { first: monotonicMs(), last: 0, count: 0 })
+    ;(req as unknown as Record<symbol, number>)[kArrived] = monotonicMs()
   })
   app.addHook('onResponse', async (req) => {
-    const span = spans.get(req.url)
-    if (span) {
-      span.last = monotonicMs()
-      span.count++
-    }
+    if (req.url.startsWith('/__bench')) return
+    const list = spans.get(req.url) ?? []
+    list.push([(req as unknown as Record<symbol, number>)[kArrived]!, monotonicMs()])
+    spans.set(req.url, list)
   })
 }
 
@@ -84,6 +88,7 @@ function addAdminRoute(app: FastifyInstance): void {
   app.get('/__bench', async () => ({
     origin: originCalls,
     spans: Object.fromEntries(spans),
+    originDone: Object.fromEntries(originDone),
     cpu: process.cpuUsage(),
     memory: process.memoryUsage(),
     l1: app.hasDecorator('cache') ? (app as unknown as { cache: { l1Stats: unknown } }).cache.l1Stats : null,

@@ -73,15 +73,16 @@ export function evaluate(r: Results): Target[] {
       : 'not measured',
   })
   const fk = r.stampede?.filter((row) => row.label === 'fastkey')
-  const extra = (row: StampedeRow) => row.serverSpanMs - baselineSpan(r.stampede!, row.processes)
+  // Answering N requests takes time on one core whatever the cache: the baseline burst measures it.
+  const extra = (row: StampedeRow) => row.afterOriginMs - baselineSpan(r.stampede!, row.processes)
   targets.push({
-    name: 'stampede: last waiter served within origin time + 20 ms (beyond the baseline)',
-    met: fk?.length ? fk.every((row) => extra(row) <= row.originMs + 20) : undefined,
+    name: 'stampede: waiters done within 20 ms of the origin answer (beyond the time to answer as many requests at all)',
+    met: fk?.length ? fk.every((row) => extra(row) <= 20) : undefined,
     figure: fk?.length
       ? fk
           .map(
             (row) =>
-              `${row.processes} proc: +${fmt(extra(row))} ms over the baseline for a ${row.originMs} ms origin`,
+              `${row.processes} proc: last of ${fmt(row.waiters)} waiters ${fmt(row.afterOriginMs)} ms after the origin; baseline ${fmt(baselineSpan(r.stampede!, row.processes))} ms`,
           )
           .join('; ')
       : 'not measured',
