@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { withDeadline } from '@fastkey/fastify-cache'
 import type { Cluster, Redis } from 'ioredis'
 import type { VersionBackend } from './backend.js'
 import { errors } from './errors.js'
@@ -132,22 +133,11 @@ export class RedisVersions implements VersionBackend {
   }
 
   #deadline<T>(operation: string, promise: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new errors.FST_CACHE_TAGS_TIMEOUT(operation, this.#timeoutMs)),
-        this.#timeoutMs,
-      )
-      promise.then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      )
-    })
+    return withDeadline(
+      promise,
+      this.#timeoutMs,
+      () => new errors.FST_CACHE_TAGS_TIMEOUT(operation, this.#timeoutMs),
+    )
   }
 }
 

@@ -1,76 +1,18 @@
-import { Cache, type CacheOptions, type CacheStore, KeydbStore, MemoryStore } from '@fastkey/fastify-cache'
-import {
-  cleanupPrefix,
-  clusterNodes,
-  redisUrl,
-  uniquePrefix,
-  warnClusterSkipped,
-} from '@fastkey/test-services'
-import { Cluster, Redis } from 'ioredis'
+import { Cache, type CacheOptions, type CacheStore } from '@fastkey/fastify-cache'
+import { sleep } from '@fastkey/test-services'
 import { onTestFinished } from 'vitest'
 import { createTagProvider, type TagProviderOptions, type TagVersionProvider } from '../src/index.js'
 
-export interface Kit {
-  name: 'memory' | 'keydb' | 'cluster'
-  /** A fresh store with its own namespace, cleaned up after the test. */
-  make(): Promise<{ store: CacheStore; namespace: string; client?: Redis | Cluster }>
-  /** Another "instance" on the same data: same client and namespace (or the same MemoryStore). */
-  twin(store: CacheStore): CacheStore
-}
-
-export async function redisClient(url?: string): Promise<Redis> {
-  const client = new Redis(url ?? (await redisUrl()), { lazyConnect: true })
-  await client.connect()
-  onTestFinished(() => client.quit().then(() => undefined))
-  return client
-}
-
-async function clusterClient(): Promise<Cluster> {
-  const client = new Cluster(clusterNodes()!, { lazyConnect: true })
-  await client.connect()
-  onTestFinished(() => client.quit().then(() => undefined))
-  return client
-}
-
-function keydbKit(name: 'keydb' | 'cluster', connect: () => Promise<Redis | Cluster>): Kit {
-  return {
-    name,
-    async make() {
-      const client = await connect()
-      const namespace = uniquePrefix(`tags-${name}`).slice(0, -1)
-      const store = new KeydbStore({ client, namespace })
-      onTestFinished(async () => {
-        await store.close()
-        await cleanupPrefix(client, `${namespace}:`)
-      })
-      return { store, namespace, client }
-    },
-    twin(store) {
-      const keydb = store as KeydbStore
-      const twin = new KeydbStore({ client: keydb.client, namespace: keydb.namespace })
-      onTestFinished(() => twin.close())
-      return twin
-    },
-  }
-}
-
-export const memoryKit: Kit = {
-  name: 'memory',
-  async make() {
-    return { store: new MemoryStore(), namespace: 'memory' }
-  },
-  twin: (store) => store,
-}
-
-export const keydbStandaloneKit = keydbKit('keydb', () => redisClient())
-
-/** Memory, Redis standalone, and the cluster when KEYDB_CLUSTER_NODES is set. */
-export function kits(suite: string): Kit[] {
-  const list = [memoryKit, keydbStandaloneKit]
-  if (clusterNodes()) list.push(keydbKit('cluster', clusterClient))
-  else warnClusterSkipped(suite)
-  return list
-}
+// Stores, clients and timing helpers are shared with @fastkey/fastify-cache's own tests.
+export {
+  deferred,
+  keydbStandaloneKit,
+  memoryKit,
+  redisClient,
+  type StoreKit as Kit,
+  sleep,
+  storeKits as kits,
+} from '../../fastify-cache/test/helpers.js'
 
 export interface Instance {
   cache: Cache
@@ -103,20 +45,6 @@ export function heardInvalidation(cache: Cache): Promise<void> {
       resolve()
     })
   })
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-export function deferred<T = void>() {
-  let resolve!: (value: T) => void
-  let reject!: (error: unknown) => void
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
 }
 
 /**

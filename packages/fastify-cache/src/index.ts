@@ -1,4 +1,5 @@
 export { BUS_CONFIRM_MS, Cache, type CacheOptions, type CallOptions, type Lookup } from './cache.js'
+export { withDeadline } from './deadline.js'
 export { type CachedOptions, cached } from './decorator.js'
 export { type CacheEntry, computeEtag, decodeEntry, encodeEntry } from './entry.js'
 export { type CacheErrorCode, errors } from './errors.js'

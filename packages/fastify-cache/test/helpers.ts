@@ -17,8 +17,8 @@ export interface StoreKit {
   twin(store: CacheStore): CacheStore
 }
 
-export async function redisClient(): Promise<Redis> {
-  const client = new Redis(await redisUrl(), { lazyConnect: true })
+export async function redisClient(url?: string): Promise<Redis> {
+  const client = new Redis(url ?? (await redisUrl()), { lazyConnect: true })
   await client.connect()
   onTestFinished(() => client.quit().then(() => undefined))
   return client
@@ -33,7 +33,7 @@ export async function clusterClient(): Promise<Cluster> {
   return client
 }
 
-function keydbKit(name: 'keydb' | 'cluster', connect: () => Promise<Redis | Cluster>): StoreKit {
+export function keydbKit(name: 'keydb' | 'cluster', connect: () => Promise<Redis | Cluster>): StoreKit {
   const clients = new WeakMap<CacheStore, Redis | Cluster>()
   return {
     name,
@@ -64,25 +64,14 @@ export const memoryKit: StoreKit = {
   twin: (store) => store,
 }
 
+export const keydbStandaloneKit = keydbKit('keydb', () => redisClient())
+
 /** Every store the contract runs against; the cluster one only when KEYDB_CLUSTER_NODES is set. */
 export function storeKits(suite: string): StoreKit[] {
-  const kits = [memoryKit, keydbKit('keydb', redisClient)]
+  const kits = [memoryKit, keydbStandaloneKit]
   if (clusterNodes()) kits.push(keydbKit('cluster', clusterClient))
   else warnClusterSkipped(suite)
   return kits
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-/** A deferred promise, to pause a loader or handler at a chosen point. */
-export function deferred<T = void>() {
-  let resolve!: (value: T) => void
-  let reject!: (error: unknown) => void
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
-}
+export { deferred, sleep } from '@fastkey/test-services'

@@ -8,3 +8,4 @@ export {
   redisUrl,
   warnClusterSkipped,
 } from './resolve.js'
+export { deferred, sleep } from './timing.js'

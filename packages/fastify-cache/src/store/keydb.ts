@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
+import { withDeadline } from '../deadline.js'
 import { storeErrors } from '../errors.js'
 import { BatchReader } from './batch-reader.js'
 import { type ScriptName, scripts } from './scripts.js'
@@ -247,22 +248,11 @@ export class KeydbStore implements CacheStore {
   }
 
   #deadline<T>(operation: string, promise: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new storeErrors.FST_CACHE_STORE_TIMEOUT(operation, this.#timeoutMs)),
-        this.#timeoutMs,
-      )
-      promise.then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      )
-    })
+    return withDeadline(
+      promise,
+      this.#timeoutMs,
+      () => new storeErrors.FST_CACHE_STORE_TIMEOUT(operation, this.#timeoutMs),
+    )
   }
 }
 
