@@ -7,6 +7,7 @@ interface ProfileNode {
   id: number
   callFrame: { functionName: string; url: string; lineNumber: number }
   hitCount?: number
+  children?: number[]
 }
 interface CpuProfile {
   nodes: ProfileNode[]
@@ -46,15 +47,28 @@ export function summarizeProfile(profile: CpuProfile, top = 25): string {
     self.set(name, (self.get(name) ?? 0) + hits)
     areas.set(area(url), (areas.get(area(url)) ?? 0) + hits)
   }
+  // Inclusive: samples with at least one frame of the area on the stack.
+  const parent = new Map<number, ProfileNode>()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node)
+  const inclusive = new Map<string, number>()
+  for (const node of profile.nodes) {
+    const hits = node.hitCount ?? 0
+    if (hits === 0 || node.callFrame.functionName === '(idle)') continue
+    const seen = new Set<string>()
+    for (let n: ProfileNode | undefined = node; n; n = parent.get(n.id))
+      if (n.callFrame.url) seen.add(area(n.callFrame.url))
+    for (const a of seen) inclusive.set(a, (inclusive.get(a) ?? 0) + hits)
+  }
   const pct = (n: number) => `${((100 * n) / total).toFixed(1)} %`
   const lines = [
     `Idle ${((100 * idle) / profile.samples.length).toFixed(1)} % of samples; the shares below are of busy time.`,
     '',
-    '| area | self time |',
-    '| --- | ---: |',
+    '| area | self time | inclusive |',
+    '| --- | ---: | ---: |',
   ]
   for (const [name, hits] of [...areas].sort((a, b) => b[1] - a[1]))
-    if (hits / total >= 0.001) lines.push(`| ${name} | ${pct(hits)} |`)
+    if (hits / total >= 0.001)
+      lines.push(`| ${name} | ${pct(hits)} | ${inclusive.has(name) ? pct(inclusive.get(name)!) : ''} |`)
   lines.push('', '| function (self time) | share |', '| --- | ---: |')
   for (const [name, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top))
     lines.push(`| \`${name}\` | ${pct(hits)} |`)
