@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Cache, Lookup } from './cache.js'
 import { computeEtag } from './entry.js'
 import type { LeaderFill } from './flight.js'
@@ -35,11 +35,18 @@ const NOT_REPLAYED = new Set([
 ])
 const DEFAULT_FOLLOWER_WAIT_MS = 5_000
 
+type PayloadDone = (error: Error | null, payload?: unknown) => void
+
 export interface RouteHooks {
-  onRequest: onRequestAsyncHookHandler
-  preSerialization: (request: FastifyRequest, reply: FastifyReply, payload: unknown) => Promise<unknown>
-  onSend: (request: FastifyRequest, reply: FastifyReply, payload: unknown) => Promise<unknown>
-  onResponse: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+  onRequest: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+  preSerialization: (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    payload: unknown,
+    done: PayloadDone,
+  ) => void
+  onSend: (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: PayloadDone) => void
+  onResponse: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 }
 
 /** Shared by every cached route of one plugin instance: the background refreshes it injected. */
@@ -82,12 +89,31 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
   const bypass = (
     reply: FastifyReply,
     reason: 'method' | 'authorization' | 'cookie' | 'bypass-option' | 'vary-limit',
-  ) => {
+  ): undefined => {
     reply.header('x-cache', 'BYPASS')
     if (events.has('bypass')) events.emit('bypass', { reason, route })
+    return undefined
   }
 
-  async function onRequest(request: FastifyRequest, reply: FastifyReply) {
+  /**
+   * Callback-style on purpose: bypasses and L1 hits finish synchronously (no promise per request),
+   * only a KeyDB lookup goes asynchronous. A bug here must not fail the request: it is reported and
+   * the handler runs.
+   */
+  function onRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    const pending = lookupSync(request, reply)
+    if (pending === undefined) return done()
+    pending.then(
+      () => done(),
+      (error: unknown) => {
+        cache.storeFailed('read', error)
+        done()
+      },
+    )
+  }
+
+  /** The synchronous part of the lookup; returns the asynchronous rest when KeyDB must be asked. */
+  function lookupSync(request: FastifyRequest, reply: FastifyReply): Promise<unknown> | undefined {
     const method = request.method
     if (method !== 'GET' && method !== 'HEAD') return bypass(reply, 'method')
     const req = request as StatefulRequest
@@ -110,8 +136,19 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
     const l1 = cache.lookupL1(key, policy)
     if (l1) {
       if (events.has('hit')) events.emit('hit', { key, tier: 'l1', route })
-      return sendEntry(request, reply, compiled, l1.entry, l1.ageMs, 'HIT')
+      sendEntry(request, reply, compiled, l1.entry, l1.ageMs, 'HIT')
+      return
     }
+    return lookupAsync(request, reply, req, key, method)
+  }
+
+  async function lookupAsync(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    req: StatefulRequest,
+    key: string,
+    method: string,
+  ) {
     const found = await cache.lookupStore(key, policy)
     if (found?.freshness === 'fresh') {
       if (events.has('hit')) events.emit('hit', { key, tier: 'store', route })
@@ -162,15 +199,42 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
     if (fill.role === 'leader') state.fill = fill
   }
 
-  async function preSerialization(request: FastifyRequest, _reply: FastifyReply, payload: unknown) {
+  function preSerialization(
+    request: FastifyRequest,
+    _reply: FastifyReply,
+    payload: unknown,
+    done: (error: Error | null, payload?: unknown) => void,
+  ) {
     const state = (request as StatefulRequest)[kCacheState]
     if (state) state.value = payload
-    return payload
+    done(null, payload)
   }
 
-  async function onSend(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+  // Synchronous work only (the store write goes on in the background): callback style, no promise.
+  function onSend(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    payload: unknown,
+    done: (error: Error | null, payload?: unknown) => void,
+  ) {
     const state = (request as StatefulRequest)[kCacheState]
-    if (!state) return payload
+    if (!state) return done(null, payload)
+    let result: unknown
+    try {
+      result = storeResponse(request, reply, payload, state)
+    } catch (error) {
+      cache.storeFailed('set', error, state.key)
+      result = payload
+    }
+    done(null, result)
+  }
+
+  function storeResponse(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    payload: unknown,
+    state: RequestState,
+  ): unknown {
     const status = reply.statusCode
     if (status >= 500 && state.stale && canServeOnError(state.stale)) {
       finishInBackground(state)
@@ -226,10 +290,11 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
     return payload
   }
 
-  async function onResponse(request: FastifyRequest) {
+  function onResponse(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
     const state = (request as StatefulRequest)[kCacheState]
     // Whatever happened (abort, error before onSend), the lock and the waiters must be released.
     if (state) finishInBackground(state)
+    done()
   }
 
   /** Ends this request's fill with nothing to store (no-op when already ended). */
