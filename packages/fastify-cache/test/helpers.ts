@@ -9,6 +9,12 @@ import { Cluster, Redis } from 'ioredis'
 import { onTestFinished } from 'vitest'
 import { type CacheStore, KeydbStore, MemoryStore } from '../src/index.js'
 
+/**
+ * Contract and engine tests check behaviour, not deadlines (the fault tests do): a generous store
+ * deadline keeps them from failing when a loaded CI machine delays a reply past the 200 ms default.
+ */
+const TEST_STORE_TIMEOUT_MS = 2_000
+
 export interface StoreKit {
   name: 'memory' | 'keydb' | 'cluster'
   /** A fresh store isolated from every other test (own namespace), cleaned up after the test. */
@@ -40,7 +46,7 @@ export function keydbKit(name: 'keydb' | 'cluster', connect: () => Promise<Redis
     async make() {
       const client = await connect()
       const namespace = uniquePrefix(name).slice(0, -1)
-      const store = new KeydbStore({ client, namespace })
+      const store = new KeydbStore({ client, namespace, commandTimeoutMs: TEST_STORE_TIMEOUT_MS })
       clients.set(store, client)
       onTestFinished(async () => {
         await store.close()
@@ -49,7 +55,11 @@ export function keydbKit(name: 'keydb' | 'cluster', connect: () => Promise<Redis
       return { store, namespace, client }
     },
     twin(store) {
-      const twin = new KeydbStore({ client: clients.get(store)!, namespace: (store as KeydbStore).namespace })
+      const twin = new KeydbStore({
+        client: clients.get(store)!,
+        namespace: (store as KeydbStore).namespace,
+        commandTimeoutMs: TEST_STORE_TIMEOUT_MS,
+      })
       onTestFinished(() => twin.close())
       return twin
     },
