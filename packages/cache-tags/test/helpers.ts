@@ -25,7 +25,8 @@ export async function instance(
   options: Omit<CacheOptions, 'store' | 'tags'> = {},
   tagOptions: TagProviderOptions = {},
 ): Promise<Instance> {
-  const tags = createTagProvider(tagOptions)
+  // Generous deadline: these tests check behaviour; failures.test.ts checks deadlines with its own.
+  const tags = createTagProvider({ commandTimeoutMs: 2_000, ...tagOptions })
   const cache = new Cache({ store, tags, ...options })
   onTestFinished(() => cache.close())
   await cache.ready()
