@@ -31,6 +31,7 @@ export function barChart(o: {
   const width = labelW + plotW + 70
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<title>${esc(o.title)}</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="12" y="22" font-size="15" font-weight="bold">${esc(o.title)}</text>`,
     `<text x="12" y="42" fill="#555">${esc(o.subtitle)}</text>`,
