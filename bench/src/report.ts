@@ -1,6 +1,6 @@
 import type { ModeResult } from './http-bench.js'
 import type { MachineInfo } from './services.js'
-import { fmt } from './stats.js'
+import { fmt, median } from './stats.js'
 import { barChart } from './svg.js'
 import { evaluate, mark, PEER_PAIRS, type Results } from './targets.js'
 
@@ -281,17 +281,18 @@ export function markdown(results: Results, info: RunInfo): string {
 function rawRounds(results: Results): string[] {
   const modes = results.http?.modes.filter((m) => m.samples.length) ?? []
   if (!modes.length) return []
-  const rounds = Math.max(...modes.map((m) => m.samples.length))
+  const rounds = Math.max(...modes.flatMap((m) => m.samples.map((x) => x.round))) + 1
   return [
-    '<details><summary>Every round (req/s, server CPU µs/req)</summary>',
+    '<details><summary>Every round (req/s, server CPU µs/req; the floor: median of its runs in the round)</summary>',
     '',
     table(
       ['mode', ...Array.from({ length: rounds }, (_, i) => `round ${i + 1}`)],
       modes.map((m) => [
         m.spec.name,
         ...Array.from({ length: rounds }, (_, i) => {
-          const s = m.samples.find((x) => x.round === i)
-          return s ? `${fmt(s.rps)} / ${fmt(s.cpuUsPerReq, 1)}` : '—'
+          const inRound = m.samples.filter((x) => x.round === i)
+          if (inRound.length === 0) return '—'
+          return `${fmt(median(inRound.map((x) => x.rps)))} / ${fmt(median(inRound.map((x) => x.cpuUsPerReq)), 1)}`
         }),
       ]),
     ),
