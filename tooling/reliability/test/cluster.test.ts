@@ -1,0 +1,191 @@
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect } from 'vitest'
+import { buildApp } from '../src/apps.js'
+import { clusterUnavailable, startCluster, type ThrowawayCluster } from '../src/cluster.js'
+import { Figures } from '../src/figures.js'
+import { burst, expectOk, load, loadFor, shoot, sleep, waitUntil } from '../src/load.js'
+import { Origin } from '../src/origin.js'
+import { type ScenarioContext, scenario } from '../src/scenario.js'
+import { warmUp } from '../src/warm-up.js'
+
+const skip = clusterUnavailable()
+let cluster: ThrowawayCluster | undefined
+
+/** The first cluster client of the process pays one-off costs (code paths, script loading): unmeasured. */
+async function warmUpCluster(c: ThrowawayCluster): Promise<void> {
+  const cleanups: Array<() => unknown> = []
+  const ctx = {
+    fig: new Figures(),
+    defer: (f: () => unknown) => void cleanups.push(f),
+    redis: () => Promise.reject(),
+  }
+  try {
+    const app = await buildApp(ctx as unknown as ScenarioContext, {
+      keydb: { cluster: { nodes: c.nodes } },
+      tags: true,
+      cache: { namespace: 'warm' },
+      routes: (app) =>
+        app.get('/w/:id', { config: { cache: { tags: () => ['w'] } } }, async (req) => req.params),
+    })
+    await burst(100, (i) => shoot(app, `/w/${i}`))
+    await app.cache.invalidateTags(['w'])
+    await app.cache.clear()
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup()
+  }
+}
+
+function clusterOf(app: FastifyInstance): { scriptsSet: Record<string, { sha: string }> } {
+  return app.keydb as unknown as { scriptsSet: Record<string, { sha: string }> }
+}
+
+describe('Redis Cluster (a throwaway 3-master cluster of our own)', () => {
+  beforeAll(async () => {
+    if (skip) return
+    await warmUp()
+    cluster = await startCluster()
+    // Admin connections are opened before the scenarios: they are not a scenario's leftovers.
+    for (let i = 0; i < 3; i++) await cluster.admin(i).ping()
+    await warmUpCluster(cluster)
+  }, 60_000)
+  afterAll(() => cluster?.stop())
+
+  scenario(
+    {
+      id: 'cluster-lua-scripts',
+      area: 'cluster',
+      title: 'Every Lua script on the cluster',
+      did: 'app on the cluster with cache-tags: 100 cold and 100 warm requests over 100 keys, 10 concurrent (batched reads per slot), fills with and without the lock, entries with 3 tags, service getOrSet/delete of 20 keys, a 4-tag invalidation, clear(); stats reset on every master first',
+      criterion:
+        'no cache error event (deadline timeouts counted apart); no CROSSSLOT in INFO errorstats on any master; every script the engine and cache-tags define ran on some master (SCRIPT EXISTS)',
+      skip,
+    },
+    async (ctx) => {
+      const { fig } = ctx
+      const c = cluster!
+      await Promise.all([0, 1, 2].map((i) => c.admin(i).config('RESETSTAT')))
+      const origin = new Origin(fig, 1)
+      const app = await buildApp(ctx, {
+        keydb: { cluster: { nodes: c.nodes } },
+        tags: true,
+        cache: { namespace: 'lua' },
+        routes: (app) => {
+          const tags = (req: { params: unknown }) => {
+            const id = Number((req.params as { id: string }).id)
+            return [`t:${id % 5}`, 'all', `p:${id}`]
+          }
+          app.get('/a/:id', { config: { cache: { tags } } }, (req) =>
+            origin.fetch((req.params as { id: string }).id),
+          )
+          app.get('/b/:id', { config: { cache: { lock: false } } }, (req) =>
+            origin.fetch((req.params as { id: string }).id),
+          )
+        },
+      })
+      const errors: string[] = []
+      let timeouts = 0
+      app.cache.events.on('error', (e) => {
+        const code = (e.error as { code?: string }).code
+        // A deadline on a shared 2-core machine is not a script failure; it is counted, not failed on.
+        if (code === 'FST_CACHE_STORE_TIMEOUT' || code === 'FST_CACHE_TAGS_TIMEOUT') timeouts++
+        else errors.push(`${e.operation}: ${(e.error as Error).message}`)
+      })
+      const urls = Array.from({ length: 100 }, (_, i) => (i % 2 ? `/a/${i}` : `/b/${i}`))
+      // 10 at a time: reads of one turn are still batched per slot, without a CPU burst that would
+      // stall this process (every instance and the load generator share it).
+      expectOk(fig, await load(100, 10, (i) => shoot(app, urls[i]!, fig)), 'cold')
+      await app.cache.drain()
+      await sleep(50) // fills are written after their responses
+      const warm = await load(100, 10, (i) => shoot(app, urls[i]!, fig))
+      expectOk(fig, warm, 'warm')
+      fig.set('warm hits', warm.filter((s) => s.xCache === 'HIT').length)
+      const keys = Array.from({ length: 20 }, (_, i) => `svc:${i}`)
+      for (const key of keys) await app.cache.getOrSet(key, () => ({ key }), { tags: ['svc', `k:${key}`] })
+      await app.cache.delete(keys)
+      await app.cache.invalidateTags(['t:0', 't:1', 't:2', 'all'])
+      expectOk(fig, await load(20, 10, (i) => shoot(app, `/a/${2 * i + 1}`, fig)), 'after invalidation')
+      await app.cache.drain()
+      fig.set('clear() removed', await app.cache.clear())
+
+      const scripts = clusterOf(app).scriptsSet
+      const ran: string[] = []
+      const never: string[] = []
+      for (const [name, script] of Object.entries(scripts)) {
+        const exists = await Promise.all(
+          [0, 1, 2].map(async (i) => ((await c.admin(i).script('EXISTS', script.sha)) as number[])[0] === 1),
+        )
+        ;(exists.some(Boolean) ? ran : never).push(name)
+      }
+      const errorstats = await Promise.all([0, 1, 2].map((i) => c.admin(i).info('errorstats')))
+      const serverErrors = errorstats.flatMap((text) =>
+        text
+          .split('\n')
+          .filter((l) => l.startsWith('errorstat_'))
+          .map((l) => l.trim()),
+      )
+      const crossSlot = serverErrors.filter((l) => l.includes('CROSSSLOT'))
+      fig.set('scripts run', ran.join(', '))
+      fig.set('server error stats', serverErrors.join(' ') || 'none')
+      fig.set('store deadline timeouts', timeouts)
+      for (const e of errors) fig.error(e)
+
+      expect(fig.details).toEqual([])
+      expect(crossSlot).toEqual([])
+      expect(never).toEqual([])
+      expect(ran.length).toBeGreaterThanOrEqual(7)
+    },
+  )
+
+  scenario(
+    {
+      id: 'cluster-master-killed',
+      area: 'cluster',
+      title: 'Cluster master killed',
+      did: 'app on the cluster, 60 keys warm; load of 10 concurrent requests for 3 s while one master is SIGKILLed (the cluster goes down once the others mark it failed, 1 s node timeout); the master restarted afterwards',
+      criterion:
+        '0 non-2xx (degrades to the origin); every request within storeTimeoutMs + origin + 250 ms; caching resumes (HIT) after the master is back, without an app restart',
+      skip,
+      timeoutMs: 90_000,
+    },
+    async (ctx) => {
+      const { fig } = ctx
+      const c = cluster!
+      const origin = new Origin(fig, 10)
+      const app = await buildApp(ctx, {
+        keydb: { cluster: { nodes: c.nodes } },
+        cache: { namespace: 'mk' },
+        routes: (app) => origin.route(app),
+      })
+      const circuit: string[] = []
+      app.cache.events.on('circuit', (e) => circuit.push(e.state))
+      expectOk(fig, await burst(60, (i) => shoot(app, `/items/${i}`, fig)), 'warm-up')
+      await sleep(100)
+      const during = loadFor(3_000, 10, (i) => shoot(app, `/items/${i % 60}`, fig))
+      await sleep(100)
+      await c.servers[1]!.kill()
+      const shots = await during
+      expectOk(fig, shots, 'master down')
+      fig.set('requests while the master was down', shots.length)
+      fig.set('breaker opened (times)', circuit.filter((state) => state === 'open').length)
+      const slowest = Math.max(...shots.map((s) => s.latencyMs))
+
+      const restartedAt = performance.now()
+      await c.servers[1]!.restart()
+      expect(await c.waitOk(20_000)).toBe(true)
+      fig.set('cluster ok again after ms', performance.now() - restartedAt)
+      const hit = await waitUntil(
+        async () => {
+          await shoot(app, '/items/back')
+          return (await shoot(app, '/items/back')).xCache === 'HIT'
+        },
+        15_000,
+        100,
+      )
+      if (hit !== undefined) fig.set('first HIT after restart ms', performance.now() - restartedAt)
+
+      expect(fig.details).toEqual([])
+      expect(slowest).toBeLessThan(150 + 10 + 250)
+      expect(hit).toBeDefined()
+    },
+  )
+})
