@@ -25,5 +25,6 @@ export { KeydbStore, type KeydbStoreOptions } from './store/keydb.js'
 export { MemoryStore, type MemoryStoreOptions } from './store/memory.js'
 export type { BusHandlers, CacheStore, LockResult, StoredValue } from './store/types.js'
 export type { SealedEntry, TagCapture, TagProvider, TagVerdict } from './tags.js'
+export { type BatchRun, TickBatch } from './tick-batch.js'
 
 import './types.js'
