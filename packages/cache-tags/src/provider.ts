@@ -123,7 +123,11 @@ export class TagVersionProvider implements TagProvider {
         this.#clock = performance.now()
       }, tick).unref()
     }
-    cache.bus.on(BUS_TAGS, (payload) => this.#memo.evict(payload.split('\n')))
+    cache.bus.on(BUS_TAGS, (payload, fromSelf) => {
+      this.#memo.evict(payload.split('\n'))
+      // Loads in flight here may hold data the other instance just invalidated: no new joiners.
+      if (!fromSelf) cache.forgetLoadsInFlight()
+    })
     // Messages may have been missed while the subscription was down: forget everything memoised.
     cache.bus.onReset(() => this.#memo.clear())
   }

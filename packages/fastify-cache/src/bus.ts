@@ -2,6 +2,7 @@ import type { CacheStore } from './store/types.js'
 
 /** Message kinds on the bus. Extensions (tags) may add their own single-letter kinds. */
 export const BUS_KEYS_CHANGED = 'k'
+export const BUS_KEYS_DELETED = 'd'
 export const BUS_CLEAR = 'c'
 
 export type BusListener = (payload: string, fromSelf: boolean) => void

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { type BreakerOptions, CircuitBreaker } from './breaker.js'
-import { BUS_CLEAR, BUS_KEYS_CHANGED, Bus } from './bus.js'
+import { BUS_CLEAR, BUS_KEYS_CHANGED, BUS_KEYS_DELETED, Bus } from './bus.js'
 import {
   type CacheEntry,
   decodeEntry,
@@ -119,7 +119,12 @@ export class Cache {
       },
       error: (error) => this.#storeFailed('bus', error),
     })
-    this.#bus.on(BUS_KEYS_CHANGED, (payload, fromSelf) => this.#keysChanged(payload.split('\n'), fromSelf))
+    this.#bus.on(BUS_KEYS_CHANGED, (payload, fromSelf) =>
+      this.#keysChanged(payload.split('\n'), fromSelf, false),
+    )
+    this.#bus.on(BUS_KEYS_DELETED, (payload, fromSelf) =>
+      this.#keysChanged(payload.split('\n'), fromSelf, true),
+    )
     this.#bus.on(BUS_CLEAR, (_payload, fromSelf) => {
       this.#invalidations++
       if (!fromSelf) this.#l1?.clear()
@@ -212,6 +217,7 @@ export class Cache {
   async delete(keys: string | readonly string[]): Promise<number> {
     const list = (typeof keys === 'string' ? [keys] : keys).map(normalizeKey)
     for (const key of list) this.#l1?.delete(key)
+    this.forgetLoadsInFlight(list)
     let removed: number
     try {
       removed = await this.store.delete(list)
@@ -220,7 +226,7 @@ export class Cache {
       throw error
     }
     if (this.events.has('delete')) this.events.emit('delete', { keys: list })
-    await this.#publishKeys(list, BUS_CONFIRM_MS)
+    await this.#publishKeys(list, BUS_CONFIRM_MS, BUS_KEYS_DELETED)
     return removed
   }
 
@@ -233,6 +239,7 @@ export class Cache {
     const mode = options.mode ?? 'hard'
     if (mode !== 'soft' && mode !== 'hard')
       throw new errors.FST_CACHE_INVALID_OPTION(`mode: expected 'soft' or 'hard', got ${String(mode)}`)
+    this.forgetLoadsInFlight()
     await this.#tags.invalidate(tags, mode)
     if (this.events.has('invalidate')) this.events.emit('invalidate', { tags, mode })
   }
@@ -240,6 +247,7 @@ export class Cache {
   /** Removes every entry of the namespace (SCAN, never KEYS) and clears every in-process tier. */
   async clear(): Promise<number> {
     this.#l1?.clear()
+    this.forgetLoadsInFlight()
     const removed = await this.store.clear()
     await this.#bus
       .publish(BUS_CLEAR, '', BUS_CONFIRM_MS)
@@ -472,7 +480,7 @@ export class Cache {
     fill.flight.settle(result)
     // Requests arriving from now on must not be handed this result: an invalidation may land before
     // it is stored, and the store (conditional write, tag seal) decides whether it may be served.
-    this.#flights.delete(fill.key)
+    this.#detach(fill.flight)
     let written = false
     try {
       if (result.entry) written = await this.#storeFill(fill, result.entry, tags)
@@ -662,6 +670,7 @@ export class Cache {
     route?: string,
   ): Promise<boolean> {
     const bytes = encodeEntry(entry)
+    const invalidationsBefore = this.#invalidations
     let written = false
     if (this.#breaker.allow()) {
       try {
@@ -674,7 +683,9 @@ export class Cache {
     if (this.events.has('set')) this.events.emit('set', { key, bytes: bytes.length, written, route })
     if (!written) return false
     this.#l1?.delete(key)
-    if (policy.l1 && this.#l1 && this.#bus.healthy) this.#l1.set(key, entry, 0)
+    // An eviction heard while the write was in flight may concern this key: do not keep it in L1.
+    if (policy.l1 && this.#l1 && this.#bus.healthy && invalidationsBefore === this.#invalidations)
+      this.#l1.set(key, entry, 0)
     await this.#publishKeys([key])
     return true
   }
@@ -752,25 +763,41 @@ export class Cache {
     })
   }
 
-  #keysChanged(keys: string[], fromSelf: boolean): void {
+  #keysChanged(keys: string[], fromSelf: boolean, deleted: boolean): void {
     this.#invalidations++
     for (const key of keys) {
       if (!fromSelf) this.#l1?.delete(key)
+      if (deleted && !fromSelf) this.#flights.delete(key)
       const wakers = this.#wakers.get(key)
       if (wakers) for (const wake of wakers) wake()
     }
   }
 
-  async #publishKeys(keys: readonly string[], confirmMs = 0): Promise<void> {
+  async #publishKeys(keys: readonly string[], confirmMs = 0, kind = BUS_KEYS_CHANGED): Promise<void> {
     await this.#bus
-      .publish(BUS_KEYS_CHANGED, keys.join('\n'), confirmMs)
+      .publish(kind, keys.join('\n'), confirmMs)
       .catch((error) => this.#storeFailed('publish', error))
   }
 
   #endFlight(fill: LeaderFill, result: FlightResult): void {
     fill.done = true
     fill.flight.settle(result)
-    this.#flights.delete(fill.key)
+    this.#detach(fill.flight)
+  }
+
+  /** Removes `flight` from the single-flight map, unless an invalidation already replaced it. */
+  #detach(flight: Flight): void {
+    if (this.#flights.get(flight.key) === flight) this.#flights.delete(flight.key)
+  }
+
+  /**
+   * After an invalidation, loads already in flight may hold old data: requests that start from now on
+   * must not join them (their own results are still decided by the store's fences). `keys` undefined:
+   * every load in flight (a tag invalidation does not say which keys it touches).
+   */
+  forgetLoadsInFlight(keys?: readonly string[]): void {
+    if (keys === undefined) this.#flights.clear()
+    else for (const key of keys) this.#flights.delete(key)
   }
 
   #track(task: Promise<unknown>): void {
@@ -783,10 +810,17 @@ export class Cache {
     error: unknown,
     key?: string,
   ): void {
-    if (operation !== 'serialize' && operation !== 'bus' && operation !== 'decode') this.#breaker.failure()
+    // A server refusing writes (out of memory, read-only replica) still answers reads: not a breaker failure.
+    if (operation !== 'serialize' && operation !== 'bus' && operation !== 'decode' && !refusesWrites(error))
+      this.#breaker.failure()
     if (this.events.has('error')) this.events.emit('error', { operation, error, key })
     this.#log.warn(operation, error, `fastkey cache: ${operation} failed, serving from the origin`)
   }
+}
+
+function refusesWrites(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : ''
+  return message.startsWith('OOM ') || message.startsWith('READONLY ')
 }
 
 function resolveL1(l1: L1Options | false | undefined, fail: (what: string) => Error): L1Tier | undefined {

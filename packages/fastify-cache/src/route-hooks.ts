@@ -193,6 +193,12 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
           reply.header(compiled.tagsHeader.name, shared.tagNames.join(' '))
         return sendEntry(request, reply, compiled, shared.entry, 0, 'HIT')
       }
+      // The origin just failed for the leader: a stale copy inside its grace window answers instead.
+      if (shared?.outcome === 'error' && found && canServeOnError(found)) {
+        req[kCacheState] = null
+        if (events.has('stale')) events.emit('stale', { key, reason: 'error', route })
+        return sendEntry(request, reply, compiled, found.entry, found.ageMs, 'STALE')
+      }
       // The leader produced nothing cacheable (or is too slow): run the handler for this request.
       return
     }
@@ -237,7 +243,7 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
   ): unknown {
     const status = reply.statusCode
     if (status >= 500 && state.stale && canServeOnError(state.stale)) {
-      finishInBackground(state)
+      finishInBackground(state, 'error')
       return serveStaleOnError(reply, state, state.stale)
     }
     const fill = state.fill
@@ -259,7 +265,7 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
     reply.header('x-cache', 'MISS')
     if (!storable) {
       if (events.has('skip')) events.emit('skip', { key: state.key, reason: 'uncacheable', route })
-      finishInBackground(state)
+      finishInBackground(state, status >= 500 ? 'error' : 'none')
       return payload
     }
     const body = Buffer.isBuffer(payload) ? payload : Buffer.from(payload as string)
@@ -297,9 +303,12 @@ export function createRouteHooks(runtime: RouteRuntime, compiled: CompiledRoute)
     done()
   }
 
-  /** Ends this request's fill with nothing to store (no-op when already ended). */
-  function finishInBackground(state: RequestState) {
-    if (state.fill && !state.fill.done) cache.completeFillInBackground(state.fill, { outcome: 'none' })
+  /**
+   * Ends this request's fill with nothing to store (no-op when already ended). 'error': the origin
+   * failed, so followers holding a stale copy serve it instead of trying the failing origin again.
+   */
+  function finishInBackground(state: RequestState, outcome: 'none' | 'error' = 'none') {
+    if (state.fill && !state.fill.done) cache.completeFillInBackground(state.fill, { outcome })
   }
 
   function serveStaleOnError(reply: FastifyReply, state: RequestState, stale: Lookup) {

@@ -12,8 +12,9 @@ export const MAX_VARY_VALUE_LENGTH = 256
  * Returns `undefined` when a vary header is too long to key on.
  */
 export function routeKey(compiled: CompiledRoute, request: FastifyRequest): string | undefined {
-  // The host (x-forwarded-host only under trustProxy, as Fastify reads it) keeps virtual hosts apart.
-  const parts = ['r', compiled.route, request.host]
+  // Host and protocol as Fastify reads them (x-forwarded-host/-proto only under trustProxy): virtual
+  // hosts stay apart, and a forwarded header cannot poison what clients of another origin get.
+  const parts = ['r', compiled.route, request.protocol, request.host]
   const params = request.params as Record<string, string> | undefined
   if (params) {
     const names = Object.keys(params)

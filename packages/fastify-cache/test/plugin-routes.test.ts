@@ -135,6 +135,32 @@ describe.each(storeKits('route cache'))('route cache on $name', (kit: StoreKit) 
     expect(error.headers['x-cache']).toBe('MISS')
   })
 
+  it('origin down: a burst on one key inside grace costs the origin one attempt, all get stale', async () => {
+    const { store } = await kit.make()
+    let failing = false
+    let attempts = 0
+    const app = await buildApp(store, {}, (app) => {
+      app.get('/burst', { config: { cache: { ttl: 50, staleIfError: 10_000 } } }, async () => {
+        if (failing) {
+          attempts++
+          await sleep(50)
+          throw new Error('db down')
+        }
+        return { ok: 'cached' }
+      })
+    })
+    await app.inject('/burst')
+    await sleep(100)
+    failing = true
+    const burst = await Promise.all(Array.from({ length: 20 }, () => app.inject('/burst')))
+    expect(attempts).toBe(1)
+    for (const r of burst) {
+      expect(r.statusCode).toBe(200)
+      expect(r.headers['x-cache']).toBe('STALE')
+      expect(r.json()).toEqual({ ok: 'cached' })
+    }
+  })
+
   it('a thrown handler error inside grace also serves stale', async () => {
     const { store } = await kit.make()
     let failing = false

@@ -5,7 +5,7 @@ import type { ClusterOptions, RedisOptions } from 'ioredis'
  * because a cache must not hold the app's boot hostage: the app starts without it and the client
  * catches up in the background.
  */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000
+export const DEFAULT_CONNECT_TIMEOUT_MS = 1_500
 
 /**
  * Per-command deadline. A healthy KeyDB answers in well under 1 ms on a LAN and a 1 MB value takes

@@ -25,7 +25,7 @@ describe('connecting', () => {
     expect(app.keydb.options).toMatchObject({
       enableOfflineQueue: false,
       commandTimeout: 500,
-      connectTimeout: 2000,
+      connectTimeout: 1500,
       disableClientInfo: true,
       maxRetriesPerRequest: 2,
       connectionName: 'fk-test',

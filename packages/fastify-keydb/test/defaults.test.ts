@@ -26,7 +26,7 @@ describe('failFastRedisOptions', () => {
     )
     expect(failFastRedisOptions({ commandTimeoutMs: 100 })).toMatchObject({
       commandTimeout: 100,
-      connectTimeout: 2_000,
+      connectTimeout: 1_500,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
     })

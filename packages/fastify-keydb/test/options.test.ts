@@ -81,7 +81,7 @@ describe('bad options fail registration with FST_KEYDB_INVALID_OPTION', () => {
 describe('resolved options', () => {
   test('standalone: fail-fast defaults, user ioredis options on top', () => {
     const resolved = resolveOptions({ url, enableOfflineQueue: true, keyPrefix: 'app:' })
-    expect(resolved).toMatchObject({ connectTimeoutMs: 2_000, commandTimeoutMs: 500, requireOnBoot: false })
+    expect(resolved).toMatchObject({ connectTimeoutMs: 1_500, commandTimeoutMs: 500, requireOnBoot: false })
     expect(resolved.source).toMatchObject({
       kind: 'standalone',
       url,
@@ -89,7 +89,7 @@ describe('resolved options', () => {
         enableOfflineQueue: true,
         keyPrefix: 'app:',
         commandTimeout: 500,
-        connectTimeout: 2_000,
+        connectTimeout: 1_500,
         maxRetriesPerRequest: 0,
         disableClientInfo: true,
         retryStrategy: expect.any(Function),

@@ -38,6 +38,11 @@ type ScriptClient = Client & {
 export const DEFAULT_STORE_TIMEOUT_MS = 200
 export const DEFAULT_GENERATION_TTL_MS = 3_600_000
 
+/** A generation: unique, compared for equality only (right under KeyDB multi-master too). */
+function newGeneration(): string {
+  return randomBytes(9).toString('base64url')
+}
+
 function isCluster(client: Client): client is Cluster {
   return (client as Cluster).isCluster === true
 }
@@ -118,7 +123,7 @@ export class KeydbStore implements CacheStore {
             2,
             this.entryKey(key),
             this.#generationKey(key),
-            randomBytes(9).toString('base64url'),
+            newGeneration(),
             this.#generationTtlMs,
           ),
         ),
@@ -128,7 +133,16 @@ export class KeydbStore implements CacheStore {
   }
 
   async generation(key: string): Promise<string> {
-    return (await this.#deadline('generation', this.client.get(this.#generationKey(key)))) ?? ''
+    const reply = await this.#deadline(
+      'generation',
+      (this.client as ScriptClient).fkGeneration(
+        1,
+        this.#generationKey(key),
+        newGeneration(),
+        this.#generationTtlMs,
+      ),
+    )
+    return String(reply)
   }
 
   async acquireLock(key: string, token: string, ttlMs: number): Promise<LockResult> {
@@ -140,6 +154,8 @@ export class KeydbStore implements CacheStore {
         this.#generationKey(key),
         token,
         Math.ceil(ttlMs),
+        newGeneration(),
+        this.#generationTtlMs,
       ),
     )) as [number, string]
     return { acquired: reply[0] === 1, generation: reply[1] }

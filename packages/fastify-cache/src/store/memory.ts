@@ -67,7 +67,17 @@ export class MemoryStore implements CacheStore {
   }
 
   async generation(key: string): Promise<string> {
-    return this.#generations.peek(key) ?? ''
+    return this.#generationOf(key)
+  }
+
+  /** As in KeyDB, a key without a generation gets one, so an evicted one fails safe (fill refused). */
+  #generationOf(key: string): string {
+    let generation = this.#generations.peek(key)
+    if (generation === undefined) {
+      generation = String(++this.#generationSeq)
+      this.#generations.set(key, generation, 1)
+    }
+    return generation
   }
 
   async acquireLock(key: string, token: string, ttlMs: number): Promise<LockResult> {
@@ -75,7 +85,7 @@ export class MemoryStore implements CacheStore {
     const now = this.#now()
     const acquired = !held || held.expiresAt <= now
     if (acquired) this.#locks.set(key, { token, expiresAt: now + ttlMs })
-    return { acquired, generation: this.#generations.peek(key) ?? '' }
+    return { acquired, generation: this.#generationOf(key) }
   }
 
   async releaseLock(key: string, token: string): Promise<boolean> {

@@ -12,7 +12,10 @@ export const scripts = {
   fkRead: `
 local out = {}
 for i = 1, #KEYS do
-  out[2 * i - 1] = redis.call('GET', KEYS[i])
+  -- pcall: a foreign key of another type (WRONGTYPE) is a miss for it alone, not for the whole batch.
+  local value = redis.pcall('GET', KEYS[i])
+  if type(value) == 'table' and value.err then value = false end
+  out[2 * i - 1] = value
   out[2 * i] = redis.call('PTTL', KEYS[i])
 end
 return out`,
@@ -40,12 +43,30 @@ return removed`,
 
   /**
    * Takes the fill lock (SET NX PX with a token) and reads the generation in the same round trip.
-   * KEYS[1] lock, KEYS[2] generation. ARGV[1] token, ARGV[2] lock ttl ms.
-   * Returns { 1 | 0, generation or '' }.
+   * A key without a generation gets one now: a fill then compares against a value that exists, so if
+   * the generation key is evicted (allkeys-lru) during the load, the fill is refused (fail safe)
+   * instead of mistaking "evicted" for "never deleted".
+   * KEYS[1] lock, KEYS[2] generation. ARGV[1] token, ARGV[2] lock ttl ms, ARGV[3] a fresh generation,
+   * ARGV[4] its ttl ms. Returns { 1 | 0, generation }.
    */
   fkAcquire: `
 local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-return { ok and 1 or 0, redis.call('GET', KEYS[2]) or '' }`,
+local generation = redis.call('GET', KEYS[2])
+if not generation then
+  generation = ARGV[3]
+  redis.call('SET', KEYS[2], generation, 'PX', ARGV[4])
+end
+return { ok and 1 or 0, generation }`,
+
+  /**
+   * Reads the generation of a key, creating one if it has none (see fkAcquire for why).
+   * KEYS[1] generation. ARGV[1] a fresh generation, ARGV[2] its ttl ms. Returns the generation.
+   */
+  fkGeneration: `
+local generation = redis.call('GET', KEYS[1])
+if generation then return generation end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]`,
 
   /**
    * Compare-and-delete release: never removes a lock another holder took after ours expired.

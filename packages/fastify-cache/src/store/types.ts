@@ -8,7 +8,7 @@ export interface StoredValue {
 /** Result of taking the fill lock of a key. */
 export interface LockResult {
   acquired: boolean
-  /** The key's generation at that moment ('' when never deleted): a fill is written only if it still holds. */
+  /** The key's generation at that moment (created if missing): a fill is written only if it still holds. */
   generation: string
 }
 
@@ -37,7 +37,7 @@ export interface CacheStore {
   set(key: string, value: Buffer, ttlMs: number, generation: string | undefined): Promise<boolean>
   /** Deletes entries and gives each key a new generation, so fills started before lose. */
   delete(keys: readonly string[]): Promise<number>
-  /** Current generation of a key ('' when never deleted). */
+  /** Current generation of a key; a key without one gets one (so a lost generation fails safe). */
   generation(key: string): Promise<string>
   /** Takes the fill lock of a key with `token` for `ttlMs` (NX) and reads the key's generation. */
   acquireLock(key: string, token: string, ttlMs: number): Promise<LockResult>
