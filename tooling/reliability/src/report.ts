@@ -1,4 +1,4 @@
-import { FINDINGS } from './findings.js'
+import { FINDINGS, FIXED } from './findings.js'
 import type { Area, ScenarioResult } from './results.js'
 
 export interface RunInfo {
@@ -85,6 +85,14 @@ export function renderReport(results: readonly ScenarioResult[], info: RunInfo):
         '</details>',
       )
   }
+  out.push(
+    '',
+    '## Found by these scenarios and fixed',
+    '',
+    ...FIXED.map((f) => `- ${f}`),
+    '',
+    'The first five have regression tests in `tooling/reliability/test/regressions/`; the origin burst is pinned in `packages/fastify-cache/test/plugin-routes.test.ts`. The OOM scenario reports the hit rate of cached keys (not asserted yet), the boot scenarios still set their own `connectTimeoutMs`.',
+  )
   if (FINDINGS.length > 0) {
     out.push(
       '',
