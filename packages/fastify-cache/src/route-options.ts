@@ -1,6 +1,12 @@
 import type { FastifyRequest } from 'fastify'
 import { errors } from './errors.js'
-import { type CachePolicy, type CachePolicyOptions, rejectUnknownKeys, resolvePolicy } from './options.js'
+import {
+  type CachePolicy,
+  type CachePolicyOptions,
+  POLICY_KEYS,
+  rejectUnknownKeys,
+  resolvePolicy,
+} from './options.js'
 
 /** `config.cache` of a route. Every option not given falls back to the plugin's `defaults`. */
 export interface RouteCacheOptions extends Omit<CachePolicyOptions, 'timeoutMs'> {
@@ -43,15 +49,9 @@ export interface RouteDefaults {
   tagsHeader: CompiledRoute['tagsHeader']
 }
 
+// Every policy option except the service-only ones, plus the route's own.
 const ROUTE_KEYS = [
-  'ttl',
-  'staleWhileRevalidate',
-  'staleIfError',
-  'jitter',
-  'lock',
-  'l1',
-  'negativeTtl',
-  'maxValueBytes',
+  ...POLICY_KEYS.filter((key) => key !== 'timeoutMs' && key !== 'serializer'),
   'key',
   'vary',
   'statuses',

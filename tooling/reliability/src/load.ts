@@ -143,16 +143,7 @@ export async function waitUntil(
   return undefined
 }
 
-/** A promise with its resolve/reject, to hold a loader or handler at a chosen point. */
-export function deferred<T = void>() {
-  let resolve!: (value: T) => void
-  let reject!: (error: unknown) => void
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
-}
+export { deferred } from '@fastkey/test-services'
 
 function header(value: string | string[] | number | undefined): string | undefined {
   if (value === undefined) return undefined
