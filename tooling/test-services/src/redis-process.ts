@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { portAnswers } from './resolve.js'
 
-/** A throwaway `redis-server` on a free loopback port, for fault-injection tests. */
+/** A throwaway `redis-server` (or `REDIS_SERVER_BIN`) on a free loopback port, for fault-injection tests. */
 export interface RedisProcess {
   readonly port: number
   readonly url: string
@@ -15,8 +15,12 @@ export interface RedisProcess {
   stop(): Promise<void>
   /** SIGKILL: the server vanishes mid-command, connections are reset. */
   kill(): Promise<void>
-  /** SIGSTOP: the server freezes; connections stay open and commands hang. */
-  pause(): void
+  /**
+   * SIGSTOP: the server freezes; connections stay open and commands hang. Resolves once every thread
+   * of the server is stopped (a multi-threaded KeyDB stops its threads one by one and answered a PING
+   * sent right after the signal 6 times in 20); rejects when they are not all stopped within 2 s.
+   */
+  pause(): Promise<void>
   /** SIGCONT after pause(). */
   resume(): void
   /** Start again on the same port (after stop or kill). */
@@ -28,8 +32,56 @@ export interface StartRedisOptions {
   args?: string[]
   /** Fixed port; default a free one. */
   port?: number
-  /** Path of the binary; default `REDIS_SERVER_BIN` or `redis-server` on PATH. */
+  /** Path of the binary; default {@link redisServerBinary}. */
   binary?: string
+}
+
+/** The server binary throwaway servers run: `REDIS_SERVER_BIN` (e.g. a keydb-server) or `redis-server`. */
+export function redisServerBinary(): string {
+  return process.env.REDIS_SERVER_BIN || 'redis-server'
+}
+
+const PAUSE_TIMEOUT_MS = 2_000
+// T: stopped by the signal; t: stopped under a tracer; Z, X: a thread that exited (cannot answer either).
+const STOPPED_STATES = new Set(['T', 't', 'Z', 'X'])
+
+/**
+ * The scheduler state of each thread of `pid` (`R`, `S`, `T` for stopped, ...), from
+ * `/proc/<pid>/task/<tid>/stat`; undefined where there is no /proc (not Linux). A thread that exits
+ * while we read is left out.
+ */
+export function threadStates(pid: number): Map<number, string> | undefined {
+  let tids: string[]
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return undefined
+  }
+  const states = new Map<number, string>()
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      // "tid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
+      states.set(Number(tid), stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3))
+    } catch {}
+  }
+  return states
+}
+
+async function waitUntilStopped(pid: number): Promise<void> {
+  const deadline = Date.now() + PAUSE_TIMEOUT_MS
+  for (;;) {
+    const states = threadStates(pid)
+    // Without /proc (not Linux) the threads cannot be read: nothing to wait for.
+    if (!states) return
+    const running = [...states].filter(([, state]) => !STOPPED_STATES.has(state))
+    if (running.length === 0) return
+    if (Date.now() >= deadline) {
+      const list = running.map(([tid, state]) => `${tid}:${state}`).join(', ')
+      throw new Error(`server pid ${pid}: threads not stopped ${PAUSE_TIMEOUT_MS} ms after SIGSTOP (${list})`)
+    }
+    await new Promise((r) => setTimeout(r, 1))
+  }
 }
 
 export function freePort(): Promise<number> {
@@ -61,7 +113,7 @@ process.once('exit', () => {
 
 export async function startRedisServer(options: StartRedisOptions = {}): Promise<RedisProcess> {
   const port = options.port ?? (await freePort())
-  const binary = options.binary ?? process.env.REDIS_SERVER_BIN ?? 'redis-server'
+  const binary = options.binary ?? redisServerBinary()
   const dir = mkdtempSync(join(tmpdir(), 'fastkey-redis-'))
   let child: ChildProcess | undefined
   let exited: Promise<void> = Promise.resolve()
@@ -119,10 +171,11 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
     async kill() {
       await signalAndWait('SIGKILL')
     },
-    pause() {
-      if (child && !paused) {
+    async pause() {
+      if (child && !paused && child.pid !== undefined) {
         child.kill('SIGSTOP')
         paused = true
+        await waitUntilStopped(child.pid)
       }
     },
     resume() {

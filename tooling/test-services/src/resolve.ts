@@ -11,8 +11,9 @@ export interface ClusterNode {
   port: number
 }
 
-const KEYDB_IMAGE = 'eqalpha/keydb:latest'
-const POSTGRES_IMAGE = 'postgres:16-alpine'
+/** The images docker-compose.yml runs, pinned (a test keeps the two in step). */
+export const KEYDB_IMAGE = 'eqalpha/keydb:x86_64_v6.3.4'
+export const POSTGRES_IMAGE = 'postgres:16.4-alpine'
 
 let redisPromise: Promise<string> | undefined
 let databasePromise: Promise<string> | undefined

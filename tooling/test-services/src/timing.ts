@@ -12,3 +12,25 @@ export function deferred<T = void>() {
   })
   return { promise, resolve, reject }
 }
+
+/** Polls `check` every `everyMs` until it is true or `timeoutMs` passed; resolves the time it took. */
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 25,
+): Promise<number | undefined> {
+  const started = performance.now()
+  while (performance.now() - started < timeoutMs) {
+    if (await check()) return performance.now() - started
+    await sleep(everyMs)
+  }
+  return undefined
+}
+
+/** Whether `check` became true within `timeoutMs` (polled every 20 ms). */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<boolean> {
+  return (await waitUntil(check, timeoutMs, 20)) !== undefined
+}

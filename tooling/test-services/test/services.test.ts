@@ -1,11 +1,14 @@
 import { Redis } from 'ioredis'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import {
+  binaryKind,
   cleanupPrefix,
   clusterNodes,
   databaseUrl,
   redisUrl,
+  serverKindAt,
   startRedisServer,
+  threadStates,
   uniquePrefix,
 } from '../src/index.js'
 
@@ -54,7 +57,7 @@ describe('test-services', () => {
     onTestFinished(() => client.disconnect())
     await client.connect()
     expect(await client.ping()).toBe('PONG')
-    server.pause()
+    await server.pause()
     await expect(client.ping()).rejects.toThrow(/timed out/i)
     server.resume()
     await server.kill()
@@ -66,4 +69,43 @@ describe('test-services', () => {
     expect(await again.ping()).toBe('PONG')
     again.disconnect()
   })
+
+  // A multi-threaded KeyDB (and even a default one) stops its threads one by one after SIGSTOP: it
+  // answered a PING sent right after the signal in 2-6 of 20 tries. pause() must not return before.
+  it('pause() returns only once every server thread is stopped', async () => {
+    const keydb = binaryKind() === 'keydb'
+    const server = await startRedisServer({ args: keydb ? ['--server-threads', '2'] : [] })
+    onTestFinished(() => server.stop())
+    expect(await serverKindAt(server.url)).toBe(binaryKind())
+    const pid = Number(/process_id:(\d+)/.exec(await infoServer(server.url))?.[1])
+    expect(threadStates(pid)?.size).toBeGreaterThan(keydb ? 2 : 0)
+    for (let trial = 0; trial < 20; trial++) {
+      const client = new Redis(server.url, {
+        maxRetriesPerRequest: 0,
+        commandTimeout: 100,
+        lazyConnect: true,
+      })
+      client.on('error', () => {})
+      await client.connect()
+      expect(await client.ping()).toBe('PONG')
+      await server.pause()
+      expect([...(threadStates(pid)?.values() ?? [])].every((state) => state === 'T')).toBe(true)
+      const ping = await client.ping().then(
+        (reply) => reply,
+        (error: Error) => error.message,
+      )
+      expect({ trial, ping }).toMatchObject({ trial, ping: expect.stringMatching(/timed out/i) })
+      server.resume()
+      client.disconnect()
+    }
+  })
 })
+
+async function infoServer(url: string): Promise<string> {
+  const client = new Redis(url)
+  try {
+    return await client.info('server')
+  } finally {
+    client.disconnect()
+  }
+}

@@ -1,0 +1,2 @@
+export { checkPackedPackage } from './check.js'
+export { type PackedPackage, packPackage } from './pack.js'
