@@ -1,5 +1,5 @@
+import { withNamedDeadline } from '@fastkey/support'
 import type { Cluster, Redis } from 'ioredis'
-import { withDeadline } from './deadline.js'
 import { END_DEADLINE_MS, QUIT_DEADLINE_MS } from './defaults.js'
 
 // A function, not an inline test: the status changes across the awaits below, TS narrowing does not know.
@@ -39,10 +39,24 @@ function connectionsOf(client: Redis | Cluster): Redis[] {
  * socket nobody will ever answer. Safe to call twice.
  */
 export async function closeConnection(client: Redis | Cluster): Promise<void> {
+  await closeSockets(client)
+  releaseSentinels(client)
+}
+
+/**
+ * QUIT ends the client without telling its connector. Through Sentinel that connector holds the
+ * failover detector's subscriptions to every sentinel: they stayed open after close, reconnecting on
+ * their own and keeping the process alive. `disconnect()` on the ended client releases them.
+ */
+function releaseSentinels(client: Redis | Cluster): void {
+  if (!client.isCluster && (client as Redis).options.sentinels?.length) client.disconnect()
+}
+
+async function closeSockets(client: Redis | Cluster): Promise<void> {
   if (isEnded(client)) return
   if (client.status === 'ready') {
     try {
-      await withDeadline(client.quit(), QUIT_DEADLINE_MS, 'QUIT')
+      await withNamedDeadline(client.quit(), QUIT_DEADLINE_MS, 'QUIT')
       await ended(client, END_DEADLINE_MS)
     } catch {
       // No confirmation from the server: the sockets are dropped below.

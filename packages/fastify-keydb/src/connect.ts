@@ -1,6 +1,13 @@
-import { Cluster, type ClusterNode, Redis } from 'ioredis'
-import { errorMessage } from './deadline.js'
+import { errorMessage } from '@fastkey/support'
+import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import type { ConnectionSource } from './options.js'
+
+// ioredis 6 types its constructors' options as `RedisOptions & { replyMapping?: M }`, which under
+// `exactOptionalPropertyTypes` refuses RedisOptions' own `replyMapping?: M | undefined`. Same objects,
+// typed the way the constructors accept them (the legacy reply shapes `KeydbClient` is typed with;
+// options.ts accepts no other `replyMapping`).
+export type ConstructorRedisOptions = RedisOptions & { replyMapping?: 'legacy' }
+export type ConstructorClusterOptions = ClusterOptions & { redisOptions?: ConstructorRedisOptions }
 
 /** Creates the client for a validated source; an injected client is returned as it is. */
 export function createClient(source: ConnectionSource): Redis | Cluster {
@@ -8,11 +15,11 @@ export function createClient(source: ConnectionSource): Redis | Cluster {
     case 'client':
       return source.client
     case 'cluster':
-      return new Cluster(source.nodes, source.clusterOptions)
-    case 'standalone':
-      return source.url === undefined
-        ? new Redis(source.redisOptions)
-        : new Redis(source.url, source.redisOptions)
+      return new Cluster(source.nodes, source.clusterOptions as ConstructorClusterOptions)
+    case 'standalone': {
+      const options = source.redisOptions as ConstructorRedisOptions
+      return source.url === undefined ? new Redis(options) : new Redis(source.url, options)
+    }
   }
 }
 
@@ -42,9 +49,14 @@ export type ReadyResult = { ok: true } | { ok: false; reason: string; cause?: Er
 /**
  * Waits until the client is ready, at most `timeoutMs`. With the offline queue off, ioredis rejects
  * every command until the first 'ready', so registration must not return before it (or before it
- * gives up waiting). Starts a lazy client. Resolves, never rejects.
+ * gives up waiting). Starts a lazy client. Resolves, never rejects; `signal` ends the wait early.
  */
-export function waitForReady(client: Redis | Cluster, timeoutMs: number): Promise<ReadyResult> {
+export function waitForReady(
+  client: Redis | Cluster,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<ReadyResult> {
+  if (signal?.aborted) return Promise.resolve({ ok: false, reason: 'aborted' })
   if (client.status === 'ready') return Promise.resolve({ ok: true })
   if (client.status === 'end') return Promise.resolve({ ok: false, reason: 'the client is closed' })
   return new Promise((resolve) => {
@@ -54,6 +66,7 @@ export function waitForReady(client: Redis | Cluster, timeoutMs: number): Promis
       client.off('ready', onReady)
       client.off('error', onError)
       client.off('end', onEnd)
+      signal?.removeEventListener('abort', onAbort)
       resolve(result)
     }
     const failure = (why: string): ReadyResult =>
@@ -65,10 +78,12 @@ export function waitForReady(client: Redis | Cluster, timeoutMs: number): Promis
       lastError = err
     }
     const onEnd = () => finish(failure('the client stopped reconnecting'))
+    const onAbort = () => finish(failure('aborted'))
     const timer = setTimeout(() => finish(failure(`not ready (status "${client.status}")`)), timeoutMs)
     client.on('ready', onReady)
     client.on('error', onError)
     client.once('end', onEnd)
+    signal?.addEventListener('abort', onAbort)
     if (client.status === 'wait') client.connect().catch(() => {})
   })
 }

@@ -1,9 +1,7 @@
 import { performance } from 'node:perf_hooks'
+import { durationProblem, errorMessage, withNamedDeadline } from '@fastkey/support'
 import type { Cluster, Redis } from 'ioredis'
-import { errorMessage, withDeadline } from './deadline.js'
 import type { KeydbHealth, KeydbHealthOptions, KeydbServer } from './types.js'
-
-const MAX_TIMER_MS = 2_147_483_647
 
 function elapsedMs(start: number): number {
   return Math.round((performance.now() - start) * 1000) / 1000
@@ -22,12 +20,13 @@ export async function pingHealth(
 ): Promise<KeydbHealth> {
   const start = performance.now()
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > MAX_TIMER_MS) {
-    return { ok: false, latencyMs: 0, server: server(), error: `invalid timeoutMs: ${String(timeoutMs)}` }
+  const problem = durationProblem(timeoutMs)
+  if (problem !== undefined) {
+    return { ok: false, latencyMs: 0, server: server(), error: `invalid timeoutMs: ${problem}` }
   }
   try {
     // ping() can throw synchronously on a closed client in some ioredis paths; keep it inside try.
-    await withDeadline(
+    await withNamedDeadline(
       Promise.resolve().then(() => client.ping()),
       timeoutMs,
       'PING',

@@ -1,17 +1,34 @@
-import { inspect } from 'node:util'
+import { durationProblem, isPlainObject } from '@fastkey/support'
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import {
   clusterDefaults,
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_MAX_REPLY_BYTES,
+  sentinelDefaults,
   standaloneDefaults,
 } from './defaults.js'
-import { errors } from './errors.js'
+import {
+  databaseIndex,
+  describe,
+  hostName,
+  invalid,
+  parseKeydbUrl,
+  tcpPort,
+  validateClusterNode,
+} from './endpoint.js'
 import type { FastifyKeydbOptions } from './types.js'
 
 /** Where the connection comes from, after validation. */
 export type ConnectionSource =
-  | { kind: 'standalone'; url: string | undefined; redisOptions: RedisOptions }
+  | {
+      kind: 'standalone'
+      url: string | undefined
+      redisOptions: RedisOptions
+      /** The database index the connection must use, and the option it comes from (for errors). */
+      db: number
+      dbOption: 'url' | 'db'
+    }
   | { kind: 'cluster'; nodes: ClusterNode[]; clusterOptions: ClusterOptions }
   | { kind: 'client'; client: Redis | Cluster; closeClient: boolean }
 
@@ -20,6 +37,7 @@ export interface ResolvedKeydbOptions {
   readonly connectTimeoutMs: number
   readonly commandTimeoutMs: number
   readonly requireOnBoot: boolean
+  readonly maxReplyBytes: number
   readonly source: ConnectionSource
 }
 
@@ -28,6 +46,7 @@ const OWN_KEYS = new Set([
   'connectTimeoutMs',
   'commandTimeoutMs',
   'requireOnBoot',
+  'maxReplyBytes',
   'url',
   'cluster',
   'client',
@@ -39,33 +58,18 @@ const FASTIFY_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
 const NAMESPACE_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/
 // Names that would shadow the extensions or break the namespace object.
 const RESERVED_NAMESPACES = new Set(['health', 'subscriber', 'capabilities', 'constructor', 'prototype'])
-const MAX_TIMER_MS = 2_147_483_647
-
-function describe(value: unknown): string {
-  const text = inspect(value, { depth: 0, breakLength: Number.POSITIVE_INFINITY })
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text
-}
-
-function invalid(option: string, problem: string): Error {
-  return new errors.FST_KEYDB_INVALID_OPTION(option, problem)
-}
 
 function positiveMs(option: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
-    throw invalid(option, `expected a positive number of milliseconds, got ${describe(value)}`)
-  }
-  return value
+  const problem = durationProblem(value)
+  if (problem !== undefined) throw invalid(option, problem)
+  return value as number
 }
 
 function optionalBoolean(option: string, value: unknown): boolean {
   if (value === undefined) return false
   if (typeof value !== 'boolean') throw invalid(option, `expected a boolean, got ${describe(value)}`)
   return value
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /**
@@ -96,20 +100,11 @@ function validateNamespace(value: unknown): string | undefined {
   return value
 }
 
-/** `redis://user:secret@host` is shown as `redis://user:***@host`: option errors end up in logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(rediss?:\/\/[^:@/]*:)[^@/]*@/, '$1***@')
-}
-
-function validateUrl(value: unknown): string {
-  if (typeof value !== 'string' || !/^rediss?:\/\/./.test(value)) {
-    const shown = typeof value === 'string' ? describe(redactUrl(value)) : describe(value)
-    throw invalid('url', `expected a redis:// or rediss:// URL, got ${shown}`)
-  }
-  try {
-    new URL(value)
-  } catch {
-    throw invalid('url', `not a valid URL: ${describe(redactUrl(value))}`)
+function maxBytes(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (value === Number.POSITIVE_INFINITY) return value
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw invalid(option, `expected a positive integer number of bytes (or Infinity), got ${describe(value)}`)
   }
   return value
 }
@@ -128,6 +123,34 @@ function ioredisKeys(options: Record<string, unknown>): string[] {
   )
 }
 
+/** ioredis 6 has RESP3 (`protocol`, default 3); ioredis 5 has no such option and would ignore it. */
+function ioredisHasResp3(): boolean {
+  return (
+    (Redis as unknown as { defaultOptions?: { protocol?: unknown } }).defaultOptions?.protocol !== undefined
+  )
+}
+
+/**
+ * `protocol` 2 (the plugin's default) or 3 (RESP3, ioredis 6 only), and no `replyMapping` but ioredis'
+ * legacy one: `fastify.keydb` is typed as ioredis' `Redis`, whose reply types are the legacy shapes,
+ * so `'resp3'` (maps as objects, doubles as numbers) would make those types lie.
+ */
+function validateProtocol(options: Record<string, unknown>, path: string): void {
+  const { protocol, replyMapping } = options
+  if (protocol !== undefined && protocol !== 2 && protocol !== 3) {
+    throw invalid(`${path}protocol`, `expected 2 or 3, got ${describe(protocol)}`)
+  }
+  if (protocol === 3 && !ioredisHasResp3()) {
+    throw invalid(`${path}protocol`, 'RESP3 needs ioredis 6; the installed ioredis speaks RESP2 only')
+  }
+  if (replyMapping !== undefined && replyMapping !== 'legacy') {
+    throw invalid(
+      `${path}replyMapping`,
+      `only 'legacy' (fastify.keydb is typed with ioredis' legacy reply shapes), got ${describe(replyMapping)}`,
+    )
+  }
+}
+
 function resolveCluster(value: unknown, rest: string[], t: Timeouts): ConnectionSource {
   if (rest.length > 0) {
     throw invalid(rest[0]!, 'ioredis options go in cluster.options (per node: cluster.options.redisOptions)')
@@ -138,7 +161,19 @@ function resolveCluster(value: unknown, rest: string[], t: Timeouts): Connection
   if (value.options !== undefined && !isPlainObject(value.options)) {
     throw invalid('cluster.options', `expected an object, got ${describe(value.options)}`)
   }
+  for (const [i, node] of value.nodes.entries()) validateClusterNode(`cluster.nodes[${i}]`, node)
   const user = value.options as ClusterOptions | undefined
+  if (user?.redisOptions !== undefined) {
+    if (!isPlainObject(user.redisOptions)) {
+      throw invalid('cluster.options.redisOptions', `expected an object, got ${describe(user.redisOptions)}`)
+    }
+    validateProtocol(user.redisOptions, 'cluster.options.redisOptions.')
+  }
+  const nodeDb = databaseIndex('cluster.options.redisOptions.db', user?.redisOptions?.db)
+  if (nodeDb !== undefined && nodeDb !== 0) {
+    // ioredis would send SELECT to every node, which a cluster refuses, and then use db 0 anyway.
+    throw invalid('cluster.options.redisOptions.db', `a cluster has only database 0, got ${nodeDb}`)
+  }
   return { kind: 'cluster', nodes: value.nodes as ClusterNode[], clusterOptions: clusterDefaults(t, user) }
 }
 
@@ -147,6 +182,10 @@ function resolveClient(options: Record<string, unknown>, rest: string[]): Connec
     throw invalid('client', `expected an ioredis Redis or Cluster instance, got ${describe(options.client)}`)
   }
   if (rest.length > 0) throw invalid(rest[0]!, 'ioredis options cannot be applied to an injected client')
+  if (!options.client.isCluster) {
+    // A client built from `redis://host/abc` carries db NaN: its ready handler would send SELECT NaN.
+    databaseIndex('client (its db option)', (options.client as Redis).options.db)
+  }
   return {
     kind: 'client',
     client: options.client,
@@ -154,22 +193,47 @@ function resolveClient(options: Record<string, unknown>, rest: string[]): Connec
   }
 }
 
-function resolveStandalone(options: Record<string, unknown>, rest: string[], t: Timeouts): ConnectionSource {
-  const url = options.url === undefined ? undefined : validateUrl(options.url)
-  if (options.sentinels !== undefined) {
-    if (!Array.isArray(options.sentinels) || options.sentinels.length === 0) {
-      throw invalid(
-        'sentinels',
-        `expected a non-empty array of sentinel addresses, got ${describe(options.sentinels)}`,
-      )
-    }
-    if (typeof options.name !== 'string' || options.name === '') {
-      throw invalid('name', `the master group name is required with sentinels, got ${describe(options.name)}`)
-    }
+function validateSentinels(options: Record<string, unknown>): void {
+  if (options.sentinels === undefined) return
+  if (!Array.isArray(options.sentinels) || options.sentinels.length === 0) {
+    throw invalid(
+      'sentinels',
+      `expected a non-empty array of sentinel addresses, got ${describe(options.sentinels)}`,
+    )
   }
+  if (typeof options.name !== 'string' || options.name === '') {
+    throw invalid('name', `the master group name is required with sentinels, got ${describe(options.name)}`)
+  }
+}
+
+/** The database the connection must use: from the URL or the `db` option, given once. */
+function standaloneDb(options: Record<string, unknown>, urlDb: number | undefined): number {
+  const optionDb = databaseIndex('db', options.db)
+  if (urlDb !== undefined && optionDb !== undefined) {
+    // ioredis would silently prefer the URL's.
+    throw invalid('url+db', 'give the database index once, in the URL or as `db`, not both')
+  }
+  return urlDb ?? optionDb ?? 0
+}
+
+function resolveStandalone(options: Record<string, unknown>, rest: string[], t: Timeouts): ConnectionSource {
+  const parsed = options.url === undefined ? undefined : parseKeydbUrl(options.url)
+  validateSentinels(options)
+  hostName('host', options.host)
+  tcpPort('port', options.port)
+  const db = standaloneDb(options, parsed?.db)
   const user: Record<string, unknown> = {}
   for (const key of rest) user[key] = options[key]
-  return { kind: 'standalone', url, redisOptions: { ...standaloneDefaults(t), ...user } }
+  validateProtocol(user, '')
+  const viaSentinel = options.sentinels !== undefined && sentinelDefaults(t)
+  const redisOptions = { ...standaloneDefaults(t), ...viaSentinel, ...user }
+  return {
+    kind: 'standalone',
+    url: parsed?.url,
+    redisOptions,
+    db,
+    dbOption: parsed?.db === undefined ? 'db' : 'url',
+  }
 }
 
 interface Timeouts {
@@ -196,6 +260,7 @@ export function resolveOptions(input: FastifyKeydbOptions | undefined): Resolved
   }
   const namespace = validateNamespace(options.namespace)
   const requireOnBoot = optionalBoolean('requireOnBoot', options.requireOnBoot)
+  const maxReplyBytes = maxBytes('maxReplyBytes', options.maxReplyBytes, DEFAULT_MAX_REPLY_BYTES)
   const kind = pickSource(options)
   if (options.closeClient !== undefined && kind !== 'client') {
     throw invalid('closeClient', 'only applies together with `client`')
@@ -205,5 +270,5 @@ export function resolveOptions(input: FastifyKeydbOptions | undefined): Resolved
   if (kind === 'cluster') source = resolveCluster(options.cluster, rest, t)
   else if (kind === 'client') source = resolveClient(options, rest)
   else source = resolveStandalone(options, rest, t)
-  return Object.freeze({ namespace, requireOnBoot, source, ...t })
+  return Object.freeze({ namespace, requireOnBoot, maxReplyBytes, source, ...t })
 }

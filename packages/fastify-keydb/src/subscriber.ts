@@ -1,7 +1,8 @@
+import { errorMessage } from '@fastkey/support'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 import { closeConnection } from './close.js'
-import { errorMessage } from './deadline.js'
+import type { ConstructorRedisOptions } from './connect.js'
 import { SUBSCRIBER_OVERRIDES } from './defaults.js'
 import { errors } from './errors.js'
 
@@ -11,7 +12,7 @@ function duplicateForPubSub(client: Redis | Cluster): Redis | Cluster {
   const { enableOfflineQueue, ...nodeOverrides } = SUBSCRIBER_OVERRIDES
   return cluster.duplicate([], {
     enableOfflineQueue,
-    redisOptions: { ...cluster.options.redisOptions, ...nodeOverrides },
+    redisOptions: { ...cluster.options.redisOptions, ...nodeOverrides } as ConstructorRedisOptions,
   })
 }
 
@@ -19,18 +20,26 @@ function duplicateForPubSub(client: Redis | Cluster): Redis | Cluster {
 export class SubscriberSlot {
   readonly #client: Redis | Cluster
   readonly #log: FastifyBaseLogger
+  readonly #prepare: (subscriber: Redis | Cluster) => void
   #subscriber: Redis | Cluster | undefined
   #closed = false
 
-  constructor(client: Redis | Cluster, log: FastifyBaseLogger) {
+  /** `prepare` runs on the new connection before it connects (the same guards as the client's). */
+  constructor(
+    client: Redis | Cluster,
+    log: FastifyBaseLogger,
+    prepare: (subscriber: Redis | Cluster) => void,
+  ) {
     this.#client = client
     this.#log = log
+    this.#prepare = prepare
   }
 
   get(): Redis | Cluster {
     if (this.#closed) throw new errors.FST_KEYDB_CLOSED('subscriber()')
     if (this.#subscriber) return this.#subscriber
     const subscriber = duplicateForPubSub(this.#client)
+    this.#prepare(subscriber)
     // Outages are logged once by the main connection's monitor; this listener keeps ioredis from
     // printing every failed reconnect attempt of the subscriber to stderr.
     subscriber.on('error', (err: Error) => this.#log.debug(`KeyDB subscriber: ${errorMessage(err)}`))

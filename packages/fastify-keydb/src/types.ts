@@ -1,9 +1,11 @@
 // The fastify import makes the module augmentation below resolve against fastify's own types.
+
+import type { ServerKind } from '@fastkey/support'
 import type {} from 'fastify'
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 
 /** Which server answers: detected from `INFO server`, never from the version string. */
-export type KeydbServer = 'keydb' | 'redis' | 'unknown'
+export type KeydbServer = ServerKind
 
 /** What the connected server is, as read from `INFO server` on every (re)connect. */
 export interface KeydbCapabilities {
@@ -88,7 +90,7 @@ export interface KeydbCommonOptions {
   /**
    * How long registration waits for the connection to be ready, in milliseconds; also the ioredis
    * `connectTimeout` of each connect attempt.
-   * @default 2000
+   * @default 1500
    */
   connectTimeoutMs?: number
   /**
@@ -103,11 +105,25 @@ export interface KeydbCommonOptions {
    * @default false
    */
   requireOnBoot?: boolean
+  /**
+   * Largest reply a connection accepts, in bytes: a reply that grows past it before it is complete
+   * (or announces a larger size) drops the connection, logged once per connection as
+   * `FST_KEYDB_REPLY_TOO_LARGE`. It bounds the memory a misbehaving server can make ioredis buffer.
+   * Applies to every connection the plugin creates (client, `subscriber()`, cluster nodes and the
+   * cluster's pub/sub connection) and to an injected client from its next connect.
+   * `Infinity` turns the check off.
+   * @default 67108864 (64 MiB)
+   */
+  maxReplyBytes?: number
 }
 
 /** Connect to one server (or through Sentinel) by URL and/or ioredis options. */
 export interface KeydbStandaloneOptions extends KeydbCommonOptions, RedisOptions {
-  /** `redis://[[user]:password@]host[:port][/db]` or `rediss://...` (TLS). */
+  /**
+   * `redis://[[user]:password@]host[:port][/db]` or `rediss://...` (TLS). Checked at registration:
+   * a host, a port from 1 to 65535, a database index that is an integer >= 0 (in the path or as
+   * `?db=`, once). An index the server refuses fails registration.
+   */
   url?: string
   cluster?: never
   client?: never

@@ -1,4 +1,4 @@
-import { redisUrl } from '@fastkey/test-services'
+import { binaryKind, redisUrl, sharedServerKind } from '@fastkey/test-services'
 import { Redis } from 'ioredis'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import { detectCapabilities, parseServerInfo } from '../src/index.js'
@@ -69,10 +69,11 @@ describe('parseServerInfo', () => {
 })
 
 describe('capabilities on a live server', () => {
-  test('fastify.keydb.capabilities: redis, its version, standalone, ready', async () => {
+  test('fastify.keydb.capabilities: the server kind, its version, standalone, ready', async () => {
     const { app } = await appWith({ url: await redisUrl() })
     const version = /redis_version:(\S+)/.exec(await app.keydb.info('server'))?.[1]
-    expect(app.keydb.capabilities).toEqual({ server: 'redis', version, mode: 'standalone', ready: true })
+    const server = await sharedServerKind()
+    expect(app.keydb.capabilities).toEqual({ server, version, mode: 'standalone', ready: true })
     expect(Object.isFrozen(app.keydb.capabilities)).toBe(true)
   })
 
@@ -81,7 +82,7 @@ describe('capabilities on a live server', () => {
     const { app } = await appWith({ url: server.url })
     await server.kill()
     expect(await eventually(() => app.keydb.capabilities.ready === false, 2_000)).toBe(true)
-    expect(app.keydb.capabilities.server).toBe('redis')
+    expect(app.keydb.capabilities.server).toBe(binaryKind())
   })
 
   test('detectCapabilities works on a bare client, without the plugin', async () => {
@@ -89,7 +90,7 @@ describe('capabilities on a live server', () => {
     onTestFinished(() => client.disconnect())
     await client.ping()
     expect(await detectCapabilities(client)).toMatchObject({
-      server: 'redis',
+      server: await sharedServerKind(),
       mode: 'standalone',
       ready: true,
     })

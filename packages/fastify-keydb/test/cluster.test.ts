@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events'
 import {
   cleanupPrefix,
   clusterNodes,
+  clusterServerKind,
   freePort,
   redisUrl,
   uniquePrefix,
@@ -38,9 +39,10 @@ describe.skipIf(!nodes)('Redis Cluster', () => {
     })
     for (const key of ['a', 'b', 'c', 'd']) await app.keydb.set(`${prefix}${key}`, key, 'PX', 60_000)
     expect(await app.keydb.get(`${prefix}c`)).toBe('c')
-    expect(app.keydb.capabilities).toMatchObject({ server: 'redis', mode: 'cluster', ready: true })
+    const server = await clusterServerKind()
+    expect(app.keydb.capabilities).toMatchObject({ server, mode: 'cluster', ready: true })
     expect(app.keydb.capabilities.version).toMatch(/^\d+\.\d+/)
-    expect(await detectCapabilities(app.keydb)).toMatchObject({ server: 'redis', mode: 'cluster' })
+    expect(await detectCapabilities(app.keydb)).toMatchObject({ server, mode: 'cluster' })
     expect((app.keydb as unknown as Cluster).options.redisOptions).toMatchObject({
       commandTimeout: 500,
       maxRetriesPerRequest: 0,
@@ -50,7 +52,7 @@ describe.skipIf(!nodes)('Redis Cluster', () => {
 
   test('health() pings the cluster', async () => {
     const { app } = await appWith({ cluster: { nodes: seeds } })
-    expect(await app.keydb.health()).toMatchObject({ ok: true, server: 'redis' })
+    expect(await app.keydb.health()).toMatchObject({ ok: true, server: await clusterServerKind() })
   })
 
   test('subscriber() is a dedicated Cluster connection; pub/sub round trip', async () => {

@@ -1,4 +1,4 @@
-import { redisUrl } from '@fastkey/test-services'
+import { redisUrl, sharedServerKind } from '@fastkey/test-services'
 import { Redis } from 'ioredis'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import { fastifyKeydb } from '../src/index.js'
@@ -69,7 +69,7 @@ describe('connecting', () => {
     onTestFinished(() => client.disconnect())
     const { app } = await appWith({ client })
     expect(app.keydb).toBe(client)
-    expect(app.keydb.capabilities.server).toBe('redis')
+    expect(app.keydb.capabilities.server).toBe(await sharedServerKind())
     await app.close()
     expect(client.status).toBe('ready')
     expect(await client.ping()).toBe('PONG')

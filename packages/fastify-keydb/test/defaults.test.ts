@@ -33,6 +33,39 @@ describe('failFastRedisOptions', () => {
   })
 })
 
+describe('Sentinel defaults', () => {
+  const sentinels = [{ host: '127.0.0.1', port: 26379 }]
+
+  test('through Sentinel the client follows +switch-master and gives up on a silent sentinel at the command deadline', () => {
+    const { source } = resolveOptions({ sentinels, name: 'cache', commandTimeoutMs: 300 })
+    if (source.kind !== 'standalone') throw new Error('expected a standalone source')
+    expect(source.redisOptions).toMatchObject({
+      failoverDetector: true,
+      sentinelCommandTimeout: 300,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: 300,
+    })
+  })
+
+  test('your ioredis options win; without sentinels none of it is added', () => {
+    const { source } = resolveOptions({ sentinels, name: 'cache', failoverDetector: false })
+    if (source.kind !== 'standalone') throw new Error('expected a standalone source')
+    expect(source.redisOptions).toMatchObject({ failoverDetector: false, sentinelCommandTimeout: 500 })
+    const plain = resolvedRedisOptions({})
+    expect(plain).not.toHaveProperty('failoverDetector')
+    expect(plain).not.toHaveProperty('sentinelCommandTimeout')
+  })
+
+  test('failFastRedisOptions({ sentinel: true }) gives a hand-made Sentinel client the same', () => {
+    expect(failFastRedisOptions({ sentinel: true, commandTimeoutMs: 200 })).toEqual({
+      ...failFastRedisOptions({ commandTimeoutMs: 200 }),
+      failoverDetector: true,
+      sentinelCommandTimeout: 200,
+    })
+  })
+})
+
 function resolvedRedisOptions(timeouts: { commandTimeoutMs?: number; connectTimeoutMs?: number }) {
   const { source } = resolveOptions({ host: '127.0.0.1', ...timeouts })
   if (source.kind !== 'standalone') throw new Error('expected a standalone source')

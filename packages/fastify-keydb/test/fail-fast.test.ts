@@ -1,4 +1,4 @@
-import { freePort, startRedisServer } from '@fastkey/test-services'
+import { binaryKind, freePort, startRedisServer } from '@fastkey/test-services'
 import { Redis } from 'ioredis'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import {
@@ -30,7 +30,7 @@ describe('fail-fast defaults against a throwaway server', () => {
     // SIGKILL the frozen process directly: the helper's kill() would resume it first, and the server
     // could then answer before it dies.
     const pid = Number(/process_id:(\d+)/.exec(await app.keydb.info('server'))?.[1])
-    server.pause()
+    await server.pause()
     const pending = timed(() => app.keydb.get('k'))
     await new Promise((resolve) => setTimeout(resolve, 50))
     process.kill(pid, 'SIGKILL')
@@ -44,7 +44,7 @@ describe('fail-fast defaults against a throwaway server', () => {
   test('a command against a frozen (SIGSTOP) server fails after commandTimeoutMs', async () => {
     const server = await throwawayServer()
     const { app } = await appWith({ url: server.url })
-    server.pause()
+    await server.pause()
     onTestFinished(() => server.resume())
     const { ms, error } = await timed(() => app.keydb.get('k'))
     measured(`GET on a frozen server (commandTimeoutMs ${DEFAULT_COMMAND_TIMEOUT_MS})`, ms)
@@ -83,7 +83,7 @@ describe('fail-fast defaults against a throwaway server', () => {
     expect(back.value).toBe(true)
     await app.keydb.set('k', 'v')
     expect(await app.keydb.get('k')).toBe('v')
-    expect(await eventually(() => app.keydb.capabilities.server === 'redis', 1_000)).toBe(true)
+    expect(await eventually(() => app.keydb.capabilities.server === binaryKind(), 1_000)).toBe(true)
     expect(warnings()).toHaveLength(1)
     expect(logs.some((line) => /ready again/.test(line.msg))).toBe(true)
   })

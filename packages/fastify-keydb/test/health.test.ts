@@ -1,4 +1,4 @@
-import { redisUrl } from '@fastkey/test-services'
+import { binaryKind, redisUrl, sharedServerKind } from '@fastkey/test-services'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import { appWith, eventually, measured, throwawayServer, timed } from './helpers.js'
 
@@ -8,7 +8,7 @@ describe('health()', () => {
   test('ok against a live server, with latency and server kind', async () => {
     const { app } = await appWith({ url: await redisUrl() })
     const health = await app.keydb.health()
-    expect(health).toMatchObject({ ok: true, server: 'redis' })
+    expect(health).toMatchObject({ ok: true, server: await sharedServerKind() })
     expect(health.latencyMs).toBeGreaterThanOrEqual(0)
     expect(health.error).toBeUndefined()
   })
@@ -16,12 +16,12 @@ describe('health()', () => {
   test('ok: false within the deadline against a frozen (SIGSTOP) server', async () => {
     const server = await throwawayServer()
     const { app } = await appWith({ url: server.url, commandTimeoutMs: 5_000 })
-    server.pause()
+    await server.pause()
     onTestFinished(() => server.resume())
     const timeoutMs = 200
     const { ms, value } = await timed(() => app.keydb.health({ timeoutMs }))
     measured(`health() on a frozen server (timeoutMs ${timeoutMs})`, ms)
-    expect(value).toMatchObject({ ok: false, server: 'redis' })
+    expect(value).toMatchObject({ ok: false, server: binaryKind() })
     expect(value?.error).toMatch(/200 ms/)
     expect(ms).toBeLessThan(timeoutMs + MARGIN_MS)
   })
@@ -29,7 +29,7 @@ describe('health()', () => {
   test('defaults its deadline to commandTimeoutMs', async () => {
     const server = await throwawayServer()
     const { app } = await appWith({ url: server.url, commandTimeoutMs: 150 })
-    server.pause()
+    await server.pause()
     onTestFinished(() => server.resume())
     const { ms, value } = await timed(() => app.keydb.health())
     expect(value?.ok).toBe(false)

@@ -43,8 +43,8 @@ export async function appWith(options: FastifyKeydbOptions): Promise<TestApp> {
 }
 
 /** A throwaway redis-server, stopped when the test finishes. */
-export async function throwawayServer(): Promise<RedisProcess> {
-  const server = await startRedisServer()
+export async function throwawayServer(args: string[] = []): Promise<RedisProcess> {
+  const server = await startRedisServer({ args })
   onTestFinished(() => server.stop())
   return server
 }
