@@ -1,30 +1,24 @@
-export { BUS_CONFIRM_MS, Cache, type CacheOptions, type CallOptions, type Lookup } from './cache.js'
-export { withDeadline } from './deadline.js'
-export { type CachedOptions, cached } from './decorator.js'
-export { type CacheEntry, computeEtag, decodeEntry, encodeEntry } from './entry.js'
+/**
+ * `@fastkey/fastify-cache`: the cache engine (`Cache`, usable outside Fastify), the Fastify plugin
+ * with per-route `config.cache`, and the stores. Tag providers and store authors use
+ * `@fastkey/fastify-cache/extension`; test suites use `@fastkey/fastify-cache/testing`.
+ */
+export { Cache } from './engine/cache.js'
+export { type CachedOptions, cached } from './engine/decorator.js'
+export type { CacheEvents, CircuitState } from './engine/events.js'
+export type { CacheLogger } from './engine/log.js'
+export type { BreakerOptions, CacheOptions, CallOptions, L1Options } from './engine/options.js'
+export type { CachePolicyOptions, LockOptions } from './engine/policy.js'
+export type { RouteRequestOptions, RouteRequestResult } from './engine/route-entries.js'
+export { jsonSerializer, type Serializer } from './engine/serializer.js'
 export { type CacheErrorCode, errors } from './errors.js'
-export type {
-  BypassReason,
-  CacheEventName,
-  CacheEvents,
-  CircuitState,
-  HitTier,
-  StoreOperation,
-} from './events.js'
-export { CacheEmitter } from './events.js'
-export type { FlightResult, LeaderFill } from './flight.js'
-export { joinKeyParts, normalizeKey } from './key.js'
-export type { CacheLogger } from './log.js'
-export type { CachePolicy, CachePolicyOptions, L1Options, LockOptions } from './options.js'
-export { type FastifyCacheOptions, fastifyCache, fastifyCache as default } from './plugin.js'
-export { MAX_VARY_VALUE_LENGTH } from './route-key.js'
-export type { CompiledRoute, RouteCacheOptions } from './route-options.js'
-export { etagMatches } from './route-reply.js'
-export { jsonSerializer, type Serializer } from './serializer.js'
-export { KeydbStore, type KeydbStoreOptions } from './store/keydb.js'
-export { MemoryStore, type MemoryStoreOptions } from './store/memory.js'
-export type { BusHandlers, CacheStore, LockResult, StoredValue } from './store/types.js'
-export type { SealedEntry, TagCapture, TagProvider, TagVerdict } from './tags.js'
-export { type BatchRun, TickBatch } from './tick-batch.js'
+export type { TagProvider } from './extension/tag-provider.js'
+export { type FastifyCacheOptions, fastifyCache, fastifyCache as default } from './route/plugin.js'
+export type { ReplyCachePolicy } from './route/reply-policy.js'
+export type { RouteCacheOptions } from './route/route-options.js'
+export { KeydbStore } from './stores/keydb.js'
+export type { KeydbStoreOptions } from './stores/keydb-options.js'
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
+export type { CacheStore } from './stores/types.js'
 
 import './types.js'

@@ -5,13 +5,13 @@ class ProductService {
   calls = 0
   constructor(readonly cache: Cache) {}
 
-  @cached({ ttl: 60_000, key: (id: number) => `product:${id}` })
+  @cached({ ttlMs: 60_000, key: (id: number) => `product:${id}` })
   async byId(id: number): Promise<{ id: number; name: string }> {
     this.calls++
     return { id, name: `product ${id}` }
   }
 
-  @cached({ ttl: 60_000 })
+  @cached({ ttlMs: 60_000 })
   async search(term: string, limit: number): Promise<string[]> {
     this.calls++
     return Array.from({ length: limit }, (_, i) => `${term}-${i}`)

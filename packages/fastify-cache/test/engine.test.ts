@@ -1,5 +1,6 @@
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
-import { Cache, type CacheEvents, type CacheOptions, type CacheStore, encodeEntry } from '../src/index.js'
+import { encodeEntry } from '../src/extension/index.js'
+import { Cache, type CacheEvents, type CacheOptions, type CacheStore } from '../src/index.js'
 import { deferred, type StoreKit, sleep, storeKits } from './helpers.js'
 
 function engine(store: CacheStore, options: CacheOptions = {}): Cache {
@@ -186,7 +187,7 @@ describe.each(storeKits('engine'))('engine on $name', (kit: StoreKit) => {
       await sleep(20)
       return ++version
     })
-    const opts = { ttl: 100, staleWhileRevalidate: 5_000 }
+    const opts = { ttlMs: 100, staleWhileRevalidateMs: 5_000 }
     expect(await cache.getOrSet('swr', loader, opts)).toBe(1)
     await sleep(150)
     const stale = record(cache, 'stale')
@@ -201,7 +202,7 @@ describe.each(storeKits('engine'))('engine on $name', (kit: StoreKit) => {
   it('stale-if-error: serves the stale copy inside the grace window, the error after it', async () => {
     const { store } = await kit.make()
     const cache = engine(store)
-    const opts = { ttl: 50, staleIfError: 300 }
+    const opts = { ttlMs: 50, staleIfErrorMs: 300 }
     await cache.getOrSet('sie', async () => 'good', opts)
     await sleep(100)
     const boom = new Error('origin down')
@@ -213,7 +214,7 @@ describe.each(storeKits('engine'))('engine on $name', (kit: StoreKit) => {
   it('soft origin timeout: stale copy now, the slow load fills in the background', async () => {
     const { store } = await kit.make()
     const cache = engine(store)
-    const opts = { ttl: 50, staleIfError: 10_000, timeoutMs: 50 }
+    const opts = { ttlMs: 50, staleIfErrorMs: 10_000, timeoutMs: 50 }
     await cache.getOrSet('slow', async () => 'v1', opts)
     await sleep(80)
     const started = performance.now()
@@ -239,8 +240,8 @@ describe.each(storeKits('engine'))('engine on $name', (kit: StoreKit) => {
     await cache.getOrSet('nf', missing)
     expect(missing).toHaveBeenCalledTimes(2)
     const nf2 = vi.fn(async () => null)
-    expect(await cache.getOrSet('nf2', nf2, { negativeTtl: 5_000 })).toBeNull()
-    expect(await cache.getOrSet('nf2', nf2, { negativeTtl: 5_000 })).toBeNull()
+    expect(await cache.getOrSet('nf2', nf2, { negativeTtlMs: 5_000 })).toBeNull()
+    expect(await cache.getOrSet('nf2', nf2, { negativeTtlMs: 5_000 })).toBeNull()
     expect(nf2).toHaveBeenCalledTimes(1)
   })
 
@@ -278,6 +279,8 @@ describe.each(storeKits('engine'))('engine on $name', (kit: StoreKit) => {
         freshMs: 1e4,
         staleMs: 0,
         graceMs: 0,
+        loadMs: 0,
+        headers: {},
         negative: false,
         body: Buffer.from('x'),
       }).subarray(0, 20),
@@ -306,7 +309,7 @@ describe.each(storeKits('engine'))('engine on $name', (kit: StoreKit) => {
 
   it('jitter spreads ttl within bounds', async () => {
     const { store } = await kit.make()
-    const cache = engine(store, { ttl: 10_000, jitter: 0.5 })
+    const cache = engine(store, { ttlMs: 10_000, jitter: 0.5 })
     const ttls = new Set<number>()
     for (let i = 0; i < 10; i++) {
       await cache.set(`j${i}`, i)
@@ -341,7 +344,7 @@ describe.each(storeKits('engine'))('engine on $name', (kit: StoreKit) => {
     const { store } = await kit.make()
     const cache = engine(store)
     const fetchUser = vi.fn(async (id: number) => ({ id }))
-    const cachedUser = cache.wrap(fetchUser, { key: (id) => `user:${id}`, ttl: 10_000 })
+    const cachedUser = cache.wrap(fetchUser, { key: (id) => `user:${id}`, ttlMs: 10_000 })
     expect(await cachedUser(7)).toEqual({ id: 7 })
     expect(await cachedUser(7)).toEqual({ id: 7 })
     expect(await cachedUser(8)).toEqual({ id: 8 })
@@ -352,19 +355,19 @@ describe.each(storeKits('engine'))('engine on $name', (kit: StoreKit) => {
 describe('engine options', () => {
   it('rejects bad options with FST_CACHE_INVALID_OPTION', () => {
     const bad: unknown[] = [
-      { ttl: 0 },
-      { ttl: -1 },
-      { ttl: 'soon' },
-      { staleWhileRevalidate: -5 },
-      { staleIfError: Number.NaN },
+      { ttlMs: 0 },
+      { ttlMs: -1 },
+      { ttlMs: 'soon' },
+      { staleWhileRevalidateMs: -5 },
+      { staleIfErrorMs: Number.NaN },
       { jitter: 2 },
       { lock: { ttlMs: 0 } },
       { lock: 'yes' },
       { l1: { maxEntries: 0 } },
       { l1: { maxBytes: -1 } },
-      { l1: { ttl: 0 } },
+      { l1: { ttlMs: 0 } },
       { l1: { size: 10 } },
-      { negativeTtl: 0 },
+      { negativeTtlMs: 0 },
       { maxValueBytes: 1.5 },
       { timeoutMs: -1 },
       { serializer: {} },

@@ -1,7 +1,8 @@
 import { startRedisServer } from '@fastkey/test-services'
 import { Redis } from 'ioredis'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { Cache, KeydbStore, MemoryStore, type TagProvider, type TagVerdict } from '../src/index.js'
+import type { SealResult, TagProvider, TagVerdict } from '../src/extension/index.js'
+import { Cache, KeydbStore, MemoryStore } from '../src/index.js'
 import { buildApp } from './app-helpers.js'
 import { deferred, sleep } from './helpers.js'
 
@@ -14,11 +15,11 @@ class FakeTags implements TagProvider {
     this.begun.push(tags)
     return new Map(this.versions)
   }
-  async seal(capture: unknown, tags: readonly string[]) {
+  async seal(capture: unknown, tags: readonly string[]): Promise<SealResult> {
     const before = capture as Map<string, number>
     // An invalidation between begin and seal: refuse, as the real provider does.
-    for (const [tag, v] of this.versions) if (before.get(tag) !== v) return undefined
-    return tags.map((t) => `${t}=${this.versions.get(t) ?? 0}`).join(',')
+    for (const [tag, v] of this.versions) if (before.get(tag) !== v) return { refused: 'raced' }
+    return { recorded: tags.map((t) => `${t}=${this.versions.get(t) ?? 0}`).join(',') }
   }
   check(recorded: string): TagVerdict {
     let verdict: TagVerdict = 'valid'
@@ -46,7 +47,7 @@ class FakeTags implements TagProvider {
 describe('tag provider extension point', () => {
   it('records sealed versions, misses after a hard invalidation, serves stale after a soft one', async () => {
     const tags = new FakeTags()
-    const cache = new Cache({ tags, staleWhileRevalidate: 60_000 })
+    const cache = new Cache({ tags, staleWhileRevalidateMs: 60_000 })
     onTestFinished(() => cache.close())
     let n = 0
     const load = () => cache.getOrSet('p1', async () => ++n, { tags: ['product:1', 'cat:tv'] })
@@ -107,7 +108,7 @@ describe('lifecycle and bus', () => {
     let refreshed = false
     let version = 0
     const app = await buildApp(new MemoryStore(), {}, (app) => {
-      app.get('/swr', { config: { cache: { ttl: 50, staleWhileRevalidate: 60_000 } } }, async () => {
+      app.get('/swr', { config: { cache: { ttlMs: 50, staleWhileRevalidateMs: 60_000 } } }, async () => {
         version++
         if (version === 2) {
           await gate.promise
@@ -134,7 +135,7 @@ describe('lifecycle and bus', () => {
     await client.connect()
     onTestFinished(() => client.quit().then(() => undefined))
     const cache = new Cache({
-      store: new KeydbStore({ client, namespace: 'bus-test' }),
+      store: new KeydbStore({ client, keyPrefix: 'bus-test' }),
       l1: { maxEntries: 10 },
     })
     onTestFinished(() => cache.close())
@@ -145,14 +146,14 @@ describe('lifecycle and bus', () => {
       await sleep(10)
     }
     expect(cache.l1Stats.entries).toBe(1)
-    await client.client('KILL', 'TYPE', 'pubsub')
+    await client.client('KILL', 'TYPE', 'PUBSUB')
     for (let i = 0; i < 200 && cache.l1Stats.entries > 0; i++) await sleep(10)
     expect(cache.l1Stats.entries).toBe(0)
   })
 
   it('routes emit load (with route) on fills, including background refreshes', async () => {
     const app = await buildApp(new MemoryStore(), {}, (app) => {
-      app.get('/l/:id', { config: { cache: { ttl: 50, staleWhileRevalidate: 10_000 } } }, async () => ({
+      app.get('/l/:id', { config: { cache: { ttlMs: 50, staleWhileRevalidateMs: 10_000 } } }, async () => ({
         ok: 1,
       }))
     })

@@ -6,7 +6,7 @@ import { fastifyCache } from '../src/index.js'
 import { sleep } from './helpers.js'
 
 const ORIGIN_MS = 20
-const STORE_DEADLINE_MS = 200 // the plugin's documented default `storeTimeoutMs`
+const STORE_DEADLINE_MS = 200 // the plugin's documented default `commandTimeoutMs`
 // Timers and the event loop on a shared 2-core CI machine: a margin, not a tolerance for a second deadline.
 const SLACK_MS = 120
 
@@ -15,7 +15,7 @@ async function appOn(server: RedisProcess): Promise<{ app: FastifyInstance; orig
   const app = Fastify()
   await app.register(fastifyKeydb, { url: server.url })
   await app.register(fastifyCache, {
-    defaults: { ttl: 60_000 },
+    defaults: { ttlMs: 60_000 },
     breaker: { failureThreshold: 5, cooldownMs: 300 },
   })
   app.get('/items/:id', { config: { cache: {} } }, async (req) => {
@@ -75,7 +75,7 @@ describe('KeyDB failures never fail a request (invariant 3)', () => {
       const during = load(app, 400, 10, 40)
       await sleep(20)
       if (fault === 'killed') await server.kill()
-      else server.pause()
+      else await server.pause()
       const results = await during
       const callsDuringOutage = origin.calls
 

@@ -46,7 +46,7 @@ export function keydbKit(name: 'keydb' | 'cluster', connect: () => Promise<Redis
     async make() {
       const client = await connect()
       const namespace = uniquePrefix(name).slice(0, -1)
-      const store = new KeydbStore({ client, namespace, commandTimeoutMs: TEST_STORE_TIMEOUT_MS })
+      const store = new KeydbStore({ client, keyPrefix: namespace, commandTimeoutMs: TEST_STORE_TIMEOUT_MS })
       clients.set(store, client)
       onTestFinished(async () => {
         await store.close()
@@ -57,7 +57,7 @@ export function keydbKit(name: 'keydb' | 'cluster', connect: () => Promise<Redis
     twin(store) {
       const twin = new KeydbStore({
         client: clients.get(store)!,
-        namespace: (store as KeydbStore).namespace,
+        keyPrefix: (store as KeydbStore).keyPrefix,
         commandTimeoutMs: TEST_STORE_TIMEOUT_MS,
       })
       onTestFinished(() => twin.close())

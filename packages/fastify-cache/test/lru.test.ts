@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Lru } from '../src/lru.js'
+import { Lru } from '../src/util/lru.js'
 
 describe('Lru', () => {
   it('evicts the least recently used by count, never a key just read', () => {

@@ -9,7 +9,7 @@ describe.each(storeKits('route cache'))('route cache on $name', (kit: StoreKit) 
     const routes = (app: import('fastify').FastifyInstance) =>
       app.get(
         '/cold',
-        { config: { cache: { ttl: 60_000, lock: { ttlMs: 10_000, waitMs: 8_000 } } } },
+        { config: { cache: { ttlMs: 60_000, lock: { ttlMs: 10_000, waitMs: 8_000 } } } },
         async () => {
           calls++
           await sleep(100)
@@ -66,7 +66,7 @@ describe.each(storeKits('route cache'))('route cache on $name', (kit: StoreKit) 
     const app = await buildApp(store, {}, (app) => {
       app.get(
         '/etag',
-        { config: { cache: { ttl: 120_000, staleWhileRevalidate: 30_000, cacheControl: true } } },
+        { config: { cache: { ttlMs: 120_000, staleWhileRevalidateMs: 30_000, cacheControl: true } } },
         handler,
       )
     })
@@ -90,7 +90,7 @@ describe.each(storeKits('route cache'))('route cache on $name', (kit: StoreKit) 
     const { store } = await kit.make()
     let version = 0
     const app = await buildApp(store, {}, (app) => {
-      app.get('/swr', { config: { cache: { ttl: 100, staleWhileRevalidate: 10_000 } } }, async () => {
+      app.get('/swr', { config: { cache: { ttlMs: 100, staleWhileRevalidateMs: 10_000 } } }, async () => {
         await sleep(30)
         return { version: ++version }
       })
@@ -113,7 +113,7 @@ describe.each(storeKits('route cache'))('route cache on $name', (kit: StoreKit) 
     const { store } = await kit.make()
     let failing = false
     const app = await buildApp(store, {}, (app) => {
-      app.get('/sie', { config: { cache: { ttl: 50, staleIfError: 300 } } }, async (_req, reply) => {
+      app.get('/sie', { config: { cache: { ttlMs: 50, staleIfErrorMs: 300 } } }, async (_req, reply) => {
         if (failing) {
           reply.code(503)
           return { error: 'origin down' }
@@ -140,7 +140,7 @@ describe.each(storeKits('route cache'))('route cache on $name', (kit: StoreKit) 
     let failing = false
     let attempts = 0
     const app = await buildApp(store, {}, (app) => {
-      app.get('/burst', { config: { cache: { ttl: 50, staleIfError: 10_000 } } }, async () => {
+      app.get('/burst', { config: { cache: { ttlMs: 50, staleIfErrorMs: 10_000 } } }, async () => {
         if (failing) {
           attempts++
           await sleep(50)
@@ -165,7 +165,7 @@ describe.each(storeKits('route cache'))('route cache on $name', (kit: StoreKit) 
     const { store } = await kit.make()
     let failing = false
     const app = await buildApp(store, {}, (app) => {
-      app.get('/throw', { config: { cache: { ttl: 50, staleIfError: 5_000 } } }, async () => {
+      app.get('/throw', { config: { cache: { ttlMs: 50, staleIfErrorMs: 5_000 } } }, async () => {
         if (failing) throw new Error('db exploded')
         return { ok: 1 }
       })
@@ -233,7 +233,7 @@ describe.each(storeKits('route cache'))('route cache on $name', (kit: StoreKit) 
     })
     const app = await buildApp(store, {}, (app) => {
       app.get('/nf', { config: { cache: {} } }, handler)
-      app.get('/nf-cached', { config: { cache: { negativeTtl: 5_000 } } }, handler)
+      app.get('/nf-cached', { config: { cache: { negativeTtlMs: 5_000 } } }, handler)
     })
     await app.inject('/nf')
     expect((await app.inject('/nf')).headers['x-cache']).toBe('MISS')

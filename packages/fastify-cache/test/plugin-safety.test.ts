@@ -136,13 +136,13 @@ describe('route cache safety (DESIGN 8)', () => {
 describe('plugin options and route config errors', () => {
   it('bad route configs fail ready() with FST_CACHE_ROUTE_CONFIG naming method and URL', async () => {
     const bad: unknown[] = [
-      { ttl: -1 },
-      { ttl: 'long' },
-      { staleWhileRevalidate: -1 },
+      { ttlMs: -1 },
+      { ttlMs: 'long' },
+      { staleWhileRevalidateMs: -1 },
       { jitter: 3 },
       { lock: { waitMs: -1 } },
       { l1: 'yes' },
-      { negativeTtl: -5 },
+      { negativeTtlMs: -5 },
       { maxValueBytes: 0 },
       { key: 'user' },
       { tags: ['a'] },
@@ -151,7 +151,14 @@ describe('plugin options and route config errors', () => {
       { vary: ['authorization'] },
       { statuses: [99] },
       { cacheControl: 'yes' },
-      { timeoutMs: 100 },
+      { timeoutMs: -1 },
+      { maxTtlMs: 0 },
+      { maxVariants: 0 },
+      { hook: 'onSend' },
+      { headers: { keep: ['set-cookie'] } },
+      { headers: { drop: ['x'] } },
+      { refresh: true },
+      { beta: -1 },
       { tll: 1 },
       'yes',
     ]
@@ -179,9 +186,9 @@ describe('plugin options and route config errors', () => {
 
   it('bad plugin options fail registration with FST_CACHE_INVALID_OPTION', async () => {
     const bad: unknown[] = [
-      { defaults: { ttl: 0 } },
-      { namespace: 'has space' },
-      { namespace: '' },
+      { defaults: { ttlMs: 0 } },
+      { keyPrefix: 'has space' },
+      { keyPrefix: '' },
       { cacheControl: 1 },
       { l1: { maxEntries: -1 } },
       { keydb: true },

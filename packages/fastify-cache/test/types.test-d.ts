@@ -1,19 +1,22 @@
+import { trace } from '@opentelemetry/api'
 import Fastify, { type RouteShorthandOptions } from 'fastify'
 import { describe, expectTypeOf, it } from 'vitest'
 import { type Cache, fastifyCache, type RouteCacheOptions } from '../src/index.js'
+import { instrumentFastkeyCache } from '../src/opentelemetry/index.js'
+import type { LOOKUP_CHANNEL, LookupTraceContext, TRACE_CHANNELS } from '../src/tracing/index.js'
 
 describe('types', () => {
   it('decorates fastify.cache and types config.cache', async () => {
     const app = Fastify()
-    await app.register(fastifyCache, { defaults: { ttl: 1000 }, l1: { maxEntries: 10 } })
+    await app.register(fastifyCache, { defaults: { ttlMs: 1000 }, l1: { maxEntries: 10 } })
     expectTypeOf(app.cache).toEqualTypeOf<Cache>()
     app.get(
       '/ok',
       {
         config: {
           cache: {
-            ttl: 60_000,
-            staleWhileRevalidate: 1_000,
+            ttlMs: 60_000,
+            staleWhileRevalidateMs: 1_000,
             lock: { ttlMs: 5_000, waitMs: 1_000 },
             vary: ['accept-language'],
             key: (req) => req.url,
@@ -29,8 +32,8 @@ describe('types', () => {
     // @ts-expect-error a typo in a route option does not compile
     const typo: RouteShorthandOptions = { config: { cache: { tll: 1000 } } }
     void typo
-    // @ts-expect-error ttl is a number of ms
-    app.get('/str', { config: { cache: { ttl: '5m' } } }, async () => 'x')
+    // @ts-expect-error ttlMs is a number of ms
+    app.get('/str', { config: { cache: { ttlMs: '5m' } } }, async () => 'x')
     expectTypeOf<RouteCacheOptions['statuses']>().toEqualTypeOf<readonly number[] | undefined>()
   })
 
@@ -38,5 +41,22 @@ describe('types', () => {
     const app = Fastify()
     const value = await app.cache.getOrSet('k', async () => ({ id: 1 }))
     expectTypeOf(value).toEqualTypeOf<{ id: number }>()
+  })
+})
+
+describe('tracing types', () => {
+  it('instrumentFastkeyCache takes an optional tracer provider and returns the unsubscriber', () => {
+    expectTypeOf(instrumentFastkeyCache).returns.toEqualTypeOf<() => void>()
+    instrumentFastkeyCache({ tracerProvider: trace.getTracerProvider() })
+    // @ts-expect-error a typo is refused
+    instrumentFastkeyCache({ tracerProvder: trace.getTracerProvider() })
+  })
+
+  it('the channel names are literal types, and contexts are typed per channel', () => {
+    expectTypeOf<typeof LOOKUP_CHANNEL>().toEqualTypeOf<'fastkey:cache:lookup'>()
+    expectTypeOf<typeof TRACE_CHANNELS.lockWait>().toEqualTypeOf<'fastkey:cache:lock-wait'>()
+    expectTypeOf<LookupTraceContext['outcome']>().toEqualTypeOf<
+      'hit' | 'miss' | 'stale' | 'bypass' | undefined
+    >()
   })
 })
