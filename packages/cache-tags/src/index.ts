@@ -1,6 +1,6 @@
 export type { VersionBackend } from './backend.js'
 export { type CacheTagsErrorCode, errors } from './errors.js'
-export { isKeydbInfo, useMemberIndex } from './member-index.js'
+export { useMemberIndex } from './member-index.js'
 export { MEMORY_MAX_TAGS } from './memory-backend.js'
 export { DEFAULT_TAG_OPTIONS, type ResolvedTagOptions, type TagProviderOptions } from './options.js'
 export { type FastifyCacheTagsOptions, fastifyCacheTags, fastifyCacheTags as default } from './plugin.js'

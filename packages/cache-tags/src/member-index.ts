@@ -1,56 +1,14 @@
 import { randomBytes } from 'node:crypto'
+import { defineScripts, type ServerInfo } from '@fastkey/fastify-cache/extension'
 import type { Cluster, Redis } from 'ioredis'
+import { indexScripts } from './scripts.js'
 
 type Client = Redis | Cluster
 
-/**
- * Whether `INFO server` text comes from KeyDB. Recognised by what only KeyDB prints (a `cluster_mget`
- * feature, `availability_zone:`, an `# KeyDB` section or `mvcc_depth:`), never by `redis_version`,
- * which KeyDB fills with its own version (and `version-override` with anything).
- */
-export function isKeydbInfo(info: string): boolean {
-  return (
-    /^features:.*\bcluster_mget\b/m.test(info) ||
-    /^availability_zone:/m.test(info) ||
-    /^#\s*keydb\s*$/im.test(info) ||
-    /^mvcc_depth:/m.test(info)
-  )
-}
-
 /** The decision: the index runs only when asked for and the server is KeyDB (it has EXPIREMEMBER). */
-export function useMemberIndex(requested: boolean, info: string | undefined): boolean {
-  return requested && info !== undefined && isKeydbInfo(info)
+export function useMemberIndex(requested: boolean, server: ServerInfo['server'] | undefined): boolean {
+  return requested && server === 'keydb'
 }
-
-/** `INFO server` of the client's server (one master of a cluster); `undefined` when it cannot answer. */
-export async function serverInfo(client: Client, timeoutMs: number): Promise<string | undefined> {
-  const target = (client as Cluster).isCluster ? (client as Cluster).nodes('master')[0] : (client as Redis)
-  if (!target) return undefined
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([
-      target.info('server'),
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), timeoutMs)
-      }),
-    ])
-  } catch {
-    return undefined
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/**
- * Records the entry key in the tag's index set; the member expires with the entry (KeyDB
- * `EXPIREMEMBER ... ms`), the set lives as long as the tag's versions. KEYS[1] index set.
- * ARGV[1] entry key, ARGV[2] entry ttl ms, ARGV[3] set ttl ms.
- */
-const RECORD = `
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('EXPIREMEMBER', KEYS[1], ARGV[1], ARGV[2], 'ms')
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) / 2 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return 1`
 
 const PAGE = 256
 
@@ -61,18 +19,18 @@ const PAGE = 256
  */
 export class MemberIndex {
   readonly #client: Client & { fktagIndex?: (...args: Array<string | number>) => Promise<unknown> }
-  readonly #namespace: string
+  readonly #keyPrefix: string
   readonly #tagTtlMs: number
 
-  constructor(client: Client, namespace: string, tagTtlMs: number) {
+  constructor(client: Client, keyPrefix: string, tagTtlMs: number) {
     this.#client = client
-    this.#namespace = namespace
+    this.#keyPrefix = keyPrefix
     this.#tagTtlMs = tagTtlMs
-    if (!('fktagIndex' in client)) client.defineCommand('fktagIndex', { numberOfKeys: 1, lua: RECORD })
+    defineScripts(client, indexScripts)
   }
 
   key(tag: string): string {
-    return `${this.#namespace}:ti:{${tag}}`
+    return `${this.#keyPrefix}:ti:{${tag}}`
   }
 
   async record(tags: readonly string[], entryKey: string, ttlMs: number): Promise<void> {

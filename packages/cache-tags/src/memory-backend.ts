@@ -1,5 +1,5 @@
 import type { VersionBackend } from './backend.js'
-import { type CapturedTag, invalidatedAt, MISSING, type TagVersions } from './versions.js'
+import { type CapturedTag, invalidatedAt, MISSING, type TagVersions, writtenAt } from './versions.js'
 
 /** Most tags the in-process backend keeps; the least recently used go first (their entries then miss). */
 export const MEMORY_MAX_TAGS = 100_000
@@ -14,6 +14,8 @@ export class MemoryVersions implements VersionBackend {
   readonly #tags = new Map<string, TagVersions>()
   readonly #maxTags: number
   #seq = 0
+  /** Clock value of the last time a tag was forgotten (beyond the bound), with its invalidations. */
+  #lostAt = -1
 
   constructor(maxTags = MEMORY_MAX_TAGS) {
     this.#maxTags = maxTags
@@ -35,8 +37,8 @@ export class MemoryVersions implements VersionBackend {
       this.#keep(tag, versions)
       out.set(tag, {
         ...versions,
-        hardSince: since !== undefined && (invalidatedAt(versions.hard) ?? -1) > since,
-        softSince: since !== undefined && (invalidatedAt(versions.soft) ?? -1) > since,
+        hardSince: since !== undefined && this.#mayHaveChanged(versions.hard, since),
+        softSince: since !== undefined && this.#mayHaveChanged(versions.soft, since),
       })
     }
     return out
@@ -65,20 +67,33 @@ export class MemoryVersions implements VersionBackend {
     }
   }
 
+  /**
+   * Whether `version` may have been invalidated after `since`: written by an invalidation since, or
+   * created since while a tag was forgotten meanwhile (it may have been this one, invalidated first).
+   * Exact: nothing is lost here without `#keep` knowing.
+   */
+  #mayHaveChanged(version: string, since: number): boolean {
+    if ((invalidatedAt(version) ?? -1) > since) return true
+    return (writtenAt(version) ?? -1) > since && this.#lostAt > since
+  }
+
   #keep(tag: string, versions: TagVersions): void {
     this.#tags.set(tag, versions)
-    if (this.#tags.size > this.#maxTags) this.#tags.delete(this.#tags.keys().next().value as string)
+    if (this.#tags.size > this.#maxTags) {
+      this.#tags.delete(this.#tags.keys().next().value as string)
+      this.#lostAt = ++this.#seq
+    }
   }
 }
 
 const shared = new WeakMap<object, MemoryVersions>()
 
-/** The backend of one MemoryStore, shared by every engine using it. */
-export function memoryVersionsOf(store: object): MemoryVersions {
-  let versions = shared.get(store)
+/** The backend of one in-process store (its location's `scope`), shared by every engine using it. */
+export function memoryVersionsOf(scope: object): MemoryVersions {
+  let versions = shared.get(scope)
   if (!versions) {
     versions = new MemoryVersions()
-    shared.set(store, versions)
+    shared.set(scope, versions)
   }
   return versions
 }

@@ -1,3 +1,10 @@
+import {
+  describeValue,
+  durationProblem,
+  integerProblem,
+  isPlainObject,
+  unknownKeyProblem,
+} from '@fastkey/fastify-cache/extension'
 import { errors } from './errors.js'
 
 export interface TagProviderOptions {
@@ -22,7 +29,10 @@ export interface TagProviderOptions {
    * replication, failover), ms. Routes whose tags come from the response cannot capture versions
    * before the handler runs; their fills compare invalidation times with the server's clock instead,
    * and treat an invalidation up to this much before the load as having raced it (not stored, or
-   * stored stale for a soft one). On a single master 0 is exact. @default 100
+   * stored stale for a soft one). On masters without replicas 0 is exact.
+   * @default derived from the detected topology: 0 when every master the versions live on has no
+   * replica (one server, or a cluster without replicas); 100 with replicas, KeyDB active replicas,
+   * Sentinel, or until the servers have answered (see README)
    */
   clockSkewMs?: number
   /** Deadline of every tag version command, ms. @default 200 */
@@ -40,7 +50,8 @@ export interface ResolvedTagOptions {
   versionTtlMs: number
   maxMemoTags: number
   tagTtlMs: number
-  clockSkewMs: number
+  /** `undefined`: derived from the detected topology (see `TagVersionProvider.clockSkewMs`). */
+  clockSkewMs: number | undefined
   commandTimeoutMs: number
   memberIndex: boolean
 }
@@ -49,7 +60,7 @@ export const DEFAULT_TAG_OPTIONS: ResolvedTagOptions = Object.freeze({
   versionTtlMs: 1_000,
   maxMemoTags: 10_000,
   tagTtlMs: 604_800_000,
-  clockSkewMs: 100,
+  clockSkewMs: undefined,
   commandTimeoutMs: 200,
   memberIndex: false,
 })
@@ -58,33 +69,29 @@ const KEYS = Object.keys(DEFAULT_TAG_OPTIONS) as Array<keyof ResolvedTagOptions>
 
 /** Checks options (throwing `FST_CACHE_TAGS_INVALID_OPTION` naming the option) and applies defaults. */
 export function resolveTagOptions(options: TagProviderOptions | undefined): ResolvedTagOptions {
-  const fail = (what: string) => new errors.FST_CACHE_TAGS_INVALID_OPTION(what)
+  const fail = (key: string, problem: string) =>
+    new errors.FST_CACHE_TAGS_INVALID_OPTION(`${key}: ${problem}`)
   if (options === undefined) return DEFAULT_TAG_OPTIONS
-  if (typeof options !== 'object' || options === null)
-    throw fail(`expected an object, got ${String(options)}`)
-  for (const key of Object.keys(options)) {
-    if (!KEYS.includes(key as keyof ResolvedTagOptions)) throw fail(`${key}: unknown option`)
-  }
+  if (!isPlainObject(options)) throw fail('options', `expected an object, got ${describeValue(options)}`)
+  const unknown = unknownKeyProblem(options, KEYS)
+  if (unknown) throw fail(unknown.key, unknown.problem)
   const resolved = { ...DEFAULT_TAG_OPTIONS }
-  const ms = (key: 'versionTtlMs' | 'clockSkewMs', value: unknown) => {
-    if (typeof value !== 'number' || !(value >= 0) || value > 2 ** 31 - 1)
-      throw fail(`${key}: expected a number of ms >= 0, got ${String(value)}`)
-    resolved[key] = value
+  const check = (key: keyof ResolvedTagOptions, problem: string | undefined) => {
+    if (problem !== undefined) throw fail(key, problem)
+    resolved[key] = options[key] as never
   }
-  const positive = (key: 'maxMemoTags' | 'tagTtlMs' | 'commandTimeoutMs', value: unknown) => {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0)
-      throw fail(`${key}: expected a positive integer, got ${String(value)}`)
-    resolved[key] = value
-  }
-  if (options.versionTtlMs !== undefined) ms('versionTtlMs', options.versionTtlMs)
-  if (options.clockSkewMs !== undefined) ms('clockSkewMs', options.clockSkewMs)
-  if (options.maxMemoTags !== undefined) positive('maxMemoTags', options.maxMemoTags)
-  if (options.tagTtlMs !== undefined) positive('tagTtlMs', options.tagTtlMs)
-  if (options.commandTimeoutMs !== undefined) positive('commandTimeoutMs', options.commandTimeoutMs)
-  if (options.memberIndex !== undefined) {
-    if (typeof options.memberIndex !== 'boolean')
-      throw fail(`memberIndex: expected a boolean, got ${String(options.memberIndex)}`)
-    resolved.memberIndex = options.memberIndex
-  }
+  const given = (key: keyof ResolvedTagOptions) => options[key] !== undefined
+  if (given('versionTtlMs')) check('versionTtlMs', durationProblem(options.versionTtlMs, { allowZero: true }))
+  if (given('clockSkewMs')) check('clockSkewMs', durationProblem(options.clockSkewMs, { allowZero: true }))
+  if (given('tagTtlMs')) check('tagTtlMs', durationProblem(options.tagTtlMs, { integer: true }))
+  if (given('commandTimeoutMs')) check('commandTimeoutMs', durationProblem(options.commandTimeoutMs))
+  if (given('maxMemoTags')) check('maxMemoTags', integerProblem(options.maxMemoTags, 1))
+  if (given('memberIndex'))
+    check(
+      'memberIndex',
+      typeof options.memberIndex === 'boolean'
+        ? undefined
+        : `expected true or false, got ${describeValue(options.memberIndex)}`,
+    )
   return Object.freeze(resolved)
 }

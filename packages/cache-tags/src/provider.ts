@@ -1,12 +1,13 @@
-import {
-  BUS_CONFIRM_MS,
-  type Cache,
-  type KeydbStore,
-  type TagCapture,
-  type TagProvider,
-  type TagVerdict,
-} from '@fastkey/fastify-cache'
+import type {
+  SealResult,
+  TagCapture,
+  TagContext,
+  TagProvider,
+  TagVerdict,
+  Topology,
+} from '@fastkey/fastify-cache/extension'
 import type { VersionBackend } from './backend.js'
+import { ClockSkewWatch, REPLICATED_CLOCK_SKEW_MS } from './clock-skew.js'
 import { errors } from './errors.js'
 import { IndexJobs } from './index-jobs.js'
 import { VersionMemo } from './memo.js'
@@ -62,7 +63,7 @@ export class TagVersionProvider implements TagProvider {
   readonly #memo: VersionMemo
   /** Parsed recorded strings (`null`: not ours); a hit reads the same few strings again and again. */
   readonly #parsed = new Map<string, RecordedTag[] | null>()
-  #cache: Cache | undefined
+  #context: TagContext | undefined
   #backend: VersionBackend | undefined
   #reader: VersionReader | undefined
   #index: IndexJobs | undefined
@@ -73,6 +74,9 @@ export class TagVersionProvider implements TagProvider {
    */
   #clock = performance.now()
   #ticker: NodeJS.Timeout | undefined
+  #skew: ClockSkewWatch | undefined
+  /** Start-up work `ready()` waits for: topology detection, the invalidation mark. Never rejects. */
+  readonly #starting: Array<Promise<void>> = []
 
   constructor(options?: TagProviderOptions) {
     this.options = resolveTagOptions(options)
@@ -93,24 +97,58 @@ export class TagVersionProvider implements TagProvider {
     return this.#index?.active === true
   }
 
-  /** Resolves once start-up detection is done (whether the KeyDB member index runs). */
-  async ready(): Promise<void> {
-    await this.#index?.detected
+  /**
+   * The clock margin route fills use now, ms: the `clockSkewMs` option when given, else derived from
+   * the detected topology (0 on masters without replicas, REPLICATED_CLOCK_SKEW_MS otherwise and until
+   * the servers answered). 0 with the memory store (its clock is a sequence).
+   */
+  get clockSkewMs(): number {
+    return this.#backend instanceof RedisVersions ? this.#backend.clockSkewMs : 0
   }
 
-  attach(cache: Cache): void {
-    if (this.#cache) throw new errors.FST_CACHE_TAGS_ALREADY_ATTACHED()
-    const store = cache.store
-    if (store.kind === 'memory') this.#backend = memoryVersionsOf(store)
-    else if (store.kind === 'keydb' && typeof (store as KeydbStore).client?.defineCommand === 'function') {
-      const { client, namespace } = store as KeydbStore
-      this.#backend = new RedisVersions({ client, namespace, ...this.options })
+  /** What the servers answered about replication (`undefined` until then, or with the option set). */
+  get topology(): Topology | undefined {
+    return this.#skew?.topology
+  }
+
+  /**
+   * Resolves once start-up detection is done: whether the KeyDB member index runs, the topology the
+   * default `clockSkewMs` comes from, the invalidation mark. Bounded by `commandTimeoutMs`; never rejects.
+   */
+  async ready(): Promise<void> {
+    await Promise.all([this.#index?.detected, ...this.#starting])
+  }
+
+  attach(context: TagContext): void {
+    if (this.#context) throw new errors.FST_CACHE_TAGS_ALREADY_ATTACHED()
+    const location = context.store
+    if (location.kind === 'process') this.#backend = memoryVersionsOf(location.scope)
+    else if (location.kind === 'redis') {
+      const { client, keyPrefix } = location
+      const versions = new RedisVersions({
+        client,
+        keyPrefix,
+        ...this.options,
+        clockSkewMs: this.options.clockSkewMs ?? REPLICATED_CLOCK_SKEW_MS,
+      })
+      this.#backend = versions
+      // A failure leaves the mark missing: route fills of new tags are then refused (fail safe).
+      this.#starting.push(versions.ensureMark().catch(() => {}))
+      if (this.options.clockSkewMs === undefined) {
+        const skew = new ClockSkewWatch(client, this.options.commandTimeoutMs, (ms) => {
+          versions.clockSkewMs = ms
+        })
+        this.#skew = skew
+        this.#starting.push(skew.start())
+        // A reconnect may follow a failover: ask again.
+        context.bus.onReset(() => void skew.detect())
+      }
       if (this.options.memberIndex)
-        this.#index = new IndexJobs(store as KeydbStore, this.options, (operation, error) =>
-          cache.storeFailed(operation, error),
+        this.#index = new IndexJobs(location, this.options, (operation, error) =>
+          context.report(operation, error),
         )
-    } else throw new errors.FST_CACHE_TAGS_UNSUPPORTED_STORE(store.kind)
-    this.#cache = cache
+    } else throw new errors.FST_CACHE_TAGS_UNSUPPORTED_STORE(String((location as { kind?: unknown }).kind))
+    this.#context = context
     const backend = this.#backend
     this.#reader = new VersionReader(
       backend,
@@ -123,13 +161,13 @@ export class TagVersionProvider implements TagProvider {
         this.#clock = performance.now()
       }, tick).unref()
     }
-    cache.bus.on(BUS_TAGS, (payload, fromSelf) => {
+    context.bus.on(BUS_TAGS, (payload, fromSelf) => {
       this.#memo.evict(payload.split('\n'))
       // Loads in flight here may hold data the other instance just invalidated: no new joiners.
-      if (!fromSelf) cache.forgetLoadsInFlight()
+      if (!fromSelf) context.forgetLoadsInFlight()
     })
     // Messages may have been missed while the subscription was down: forget everything memoised.
-    cache.bus.onReset(() => this.#memo.clear())
+    context.bus.onReset(() => this.#memo.clear())
   }
 
   async begin(tags: readonly string[] | undefined): Promise<TagCapture> {
@@ -151,35 +189,35 @@ export class TagVersionProvider implements TagProvider {
     capture: TagCapture,
     tags: readonly string[],
     entry?: { key: string; ttlMs: number },
-  ): Promise<string | undefined> {
-    const { cache, backend } = this.#attached()
+  ): Promise<SealResult> {
+    const { context, backend } = this.#attached()
     const c = capture as Capture
     let list: readonly string[]
     try {
       if (c.invalid !== undefined) throw c.invalid
       list = validateTags(tags)
-    } catch (error) {
-      cache.storeFailed('serialize', error)
-      return undefined
+    } catch {
+      // Not a failure of anything: the engine counts the skip and serves the response as it is.
+      return { refused: 'invalid-tags' }
     }
-    if (list.length === 0) return ''
+    if (list.length === 0) return { recorded: '' }
     const epoch = this.#memo.epoch
     let current: Map<string, CapturedTag>
     try {
       current = await backend.capture(list, c.mark)
     } catch (error) {
-      cache.storeFailed('read', error)
-      return undefined
+      context.report('read', error)
+      return { refused: 'unavailable' }
     }
     const sealed = recordFill(list, current, c.versions)
     if (sealed === undefined) {
       this.#stats.raced++
-      return undefined
+      return { refused: 'raced' }
     }
     if (sealed.softRaced) this.#stats.racedSoft++
     this.#memoise(current, epoch)
     if (entry) this.#index?.record(list, entry)
-    return sealed.recorded
+    return { recorded: sealed.recorded }
   }
 
   check(recorded: string): TagVerdict | Promise<TagVerdict> {
@@ -188,7 +226,7 @@ export class TagVersionProvider implements TagProvider {
     const backend = this.#backend
     if (!backend) throw new errors.FST_CACHE_TAGS_NOT_ATTACHED()
     if (backend.readSync) return verdictOf(tags, (tag) => backend.readSync!(tag))
-    if (this.#cache!.bus.healthy) {
+    if (this.#context!.bus.healthy) {
       const now = this.#clock
       let verdict: TagVerdict = 'valid'
       let i = 0
@@ -221,7 +259,7 @@ export class TagVersionProvider implements TagProvider {
   }
 
   async invalidate(tags: readonly string[], mode: 'soft' | 'hard'): Promise<void> {
-    const { cache, backend } = this.#attached()
+    const { context, backend } = this.#attached()
     if (mode !== 'soft' && mode !== 'hard')
       throw new errors.FST_CACHE_TAGS_INVALID_OPTION(`mode: expected 'soft' or 'hard', got ${String(mode)}`)
     const list = validateTags(tags, MAX_TAGS_PER_INVALIDATION, 'per invalidation')
@@ -229,16 +267,16 @@ export class TagVersionProvider implements TagProvider {
     try {
       await backend.invalidate(list, mode)
     } catch (error) {
-      cache.storeFailed('invalidate', error)
+      context.report('invalidate', error)
       throw error
     }
     this.#memo.evict(list)
     if (backend.kind === 'keydb') {
       try {
         // Resolve once KeyDB has handed the eviction to every instance (our own copy came back).
-        await cache.bus.publish(BUS_TAGS, list.join('\n'), BUS_CONFIRM_MS)
+        await context.bus.broadcast(BUS_TAGS, list.join('\n'))
       } catch (error) {
-        cache.storeFailed('publish', error)
+        context.report('publish', error)
         throw new errors.FST_CACHE_TAGS_PUBLISH_FAILED({ cause: error })
       }
     }
@@ -252,17 +290,18 @@ export class TagVersionProvider implements TagProvider {
   /** Waits for index work started in the background (KeyDB member index). */
   async close(): Promise<void> {
     clearInterval(this.#ticker)
+    this.#skew?.close()
     await this.#index?.close()
   }
 
-  #attached(): { cache: Cache; backend: VersionBackend } {
-    if (!this.#cache || !this.#backend) throw new errors.FST_CACHE_TAGS_NOT_ATTACHED()
-    return { cache: this.#cache, backend: this.#backend }
+  #attached(): { context: TagContext; backend: VersionBackend } {
+    if (!this.#context || !this.#backend) throw new errors.FST_CACHE_TAGS_NOT_ATTACHED()
+    return { context: this.#context, backend: this.#backend }
   }
 
   #memoise(versions: Map<string, TagVersions>, epoch: number): void {
     // Never memoise without a bus to evict it: another instance's invalidation would go unheard.
-    if (this.#backend?.readSync || !this.#cache?.bus.healthy) return
+    if (this.#backend?.readSync || !this.#context?.bus.healthy) return
     this.#clock = performance.now()
     for (const [tag, v] of versions) this.#memo.set(tag, { hard: v.hard, soft: v.soft }, epoch, this.#clock)
   }

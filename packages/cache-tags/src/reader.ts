@@ -1,4 +1,4 @@
-import { TickBatch } from '@fastkey/fastify-cache'
+import { TickBatch } from '@fastkey/fastify-cache/extension'
 import type { VersionBackend } from './backend.js'
 import type { TagVersions } from './versions.js'
 

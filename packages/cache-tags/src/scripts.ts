@@ -45,3 +45,22 @@ return v`,
 } as const
 
 export type TagScriptName = keyof typeof scripts
+
+/**
+ * KeyDB only (behind server detection, never sent to Redis): the member index of a tag.
+ */
+export const indexScripts = {
+  /**
+   * Records the entry key in the tag's index set; the member expires with the entry (KeyDB
+   * `EXPIREMEMBER ... ms`), the set lives as long as the tag's versions. KEYS[1] index set.
+   * ARGV[1] entry key, ARGV[2] entry ttl ms, ARGV[3] set ttl ms.
+   */
+  fktagIndex: {
+    numberOfKeys: 1,
+    lua: `
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIREMEMBER', KEYS[1], ARGV[1], ARGV[2], 'ms')
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) / 2 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1`,
+  },
+} as const

@@ -1,4 +1,4 @@
-import type { TagVerdict } from '@fastkey/fastify-cache'
+import type { TagVerdict } from '@fastkey/fastify-cache/extension'
 
 /**
  * A tag's current versions. `hard` changes on hard invalidations only, `soft` on soft ones only: an
@@ -15,7 +15,10 @@ export interface TagVersions {
   soft: string
 }
 
-/** What a fill reads: the versions, and whether an invalidation wrote them after the load began. */
+/**
+ * What a fill reads: the versions, and whether they may have been invalidated after the load began
+ * (written by an invalidation since, or recreated since while an invalidation cannot be ruled out).
+ */
 export interface CapturedTag extends TagVersions {
   hardSince: boolean
   softSince: boolean
@@ -34,8 +37,20 @@ export const MISSING: TagVersions = Object.freeze({ hard: '', soft: '' })
 /** The backend time at which an invalidation wrote `version`; `undefined` for created or missing ones. */
 export function invalidatedAt(version: string): number | undefined {
   if (version.charCodeAt(0) !== 105 /* i */) return undefined
+  return writtenAt(version)
+}
+
+/**
+ * The backend time at which `version` was written, by an invalidation (`i`) or by a fill that found
+ * the tag without a version (`c`); `undefined` for anything else.
+ */
+export function writtenAt(version: string): number | undefined {
+  const kind = version.charCodeAt(0)
+  if (kind !== 105 /* i */ && kind !== 99 /* c */) return undefined
   const dot = version.indexOf('.')
-  const at = Number(dot < 0 ? version.slice(1) : version.slice(1, dot))
+  const digits = dot < 0 ? version.slice(1) : version.slice(1, dot)
+  if (digits === '') return undefined
+  const at = Number(digits)
   return Number.isFinite(at) ? at : undefined
 }
 

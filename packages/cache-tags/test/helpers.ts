@@ -1,10 +1,12 @@
 import { Cache, type CacheOptions, type CacheStore } from '@fastkey/fastify-cache'
+import { busOf } from '@fastkey/fastify-cache/testing'
 import { sleep } from '@fastkey/test-services'
 import { onTestFinished } from 'vitest'
 import { createTagProvider, type TagProviderOptions, type TagVersionProvider } from '../src/index.js'
 
 // Stores, clients and timing helpers are shared with @fastkey/fastify-cache's own tests.
 export {
+  clusterClient,
   deferred,
   keydbStandaloneKit,
   memoryKit,
@@ -30,9 +32,10 @@ export async function instance(
   const cache = new Cache({ store, tags, ...options })
   onTestFinished(() => cache.close())
   await cache.ready()
+  await tags.ready() // the topology the default clockSkewMs comes from, the invalidation mark
   // ready() means the subscription was asked for; wait until it is confirmed (slower on a cluster).
-  for (let i = 0; i < 300 && !cache.bus.healthy; i++) await sleep(10)
-  if (!cache.bus.healthy) throw new Error('the bus did not come up')
+  for (let i = 0; i < 300 && !busOf(cache).healthy; i++) await sleep(10)
+  if (!busOf(cache).healthy) throw new Error('the bus did not come up')
   return { cache, tags }
 }
 
@@ -40,7 +43,7 @@ export async function instance(
 export function heardInvalidation(cache: Cache): Promise<void> {
   return new Promise((resolve) => {
     let done = false
-    cache.bus.on('t', () => {
+    busOf(cache).on('t', () => {
       if (done) return
       done = true
       resolve()

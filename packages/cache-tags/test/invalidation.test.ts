@@ -50,8 +50,8 @@ describe.each(kits('cache-tags invalidation'))('tag invalidation on $name', (kit
 
   it('hard = gone; soft = stale: stale-while-revalidate serves it once and refreshes it', async () => {
     const { store } = await kit.make()
-    const a = await instance(store, { staleWhileRevalidate: 60_000 })
-    const b = await instance(kit.twin(store), { staleWhileRevalidate: 60_000 })
+    const a = await instance(store, { staleWhileRevalidateMs: 60_000 })
+    const b = await instance(kit.twin(store), { staleWhileRevalidateMs: 60_000 })
     let price = 1
     const loader = vi.fn(async () => price)
     const read = (x: typeof a) => x.cache.getOrSet('p', loader, { tags: ['product:1'] })
@@ -72,7 +72,7 @@ describe.each(kits('cache-tags invalidation'))('tag invalidation on $name', (kit
 
   it('a soft invalidation after a hard one does not bring back entries older than the hard one', async () => {
     const { store } = await kit.make()
-    const a = await instance(store, { staleWhileRevalidate: 60_000, staleIfError: 60_000 })
+    const a = await instance(store, { staleWhileRevalidateMs: 60_000, staleIfErrorMs: 60_000 })
     await a.cache.set('old', 'old', { tags: ['t'] })
     await a.cache.invalidateTags(['t'], { mode: 'hard' })
     await a.cache.invalidateTags(['t'], { mode: 'soft' })

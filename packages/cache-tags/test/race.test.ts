@@ -79,7 +79,7 @@ describe.each(kits('cache-tags race'))('the race (DESIGN 6) on $name', (kit: Kit
   it('a soft invalidation racing a load stores the result already stale', async () => {
     const { store } = await kit.make()
     // clockSkewMs 0: the refresh below starts after the invalidation, and must then be stored fresh.
-    const a = await instance(store, { staleWhileRevalidate: 60_000 }, { clockSkewMs: 0 })
+    const a = await instance(store, { staleWhileRevalidateMs: 60_000 }, { clockSkewMs: 0 })
     const read = deferred()
     const resume = deferred()
     const pending = a.cache.getOrSet(

@@ -1,5 +1,6 @@
+import { parseServerInfo } from '@fastkey/fastify-cache/extension'
 import { describe, expect, it } from 'vitest'
-import { isKeydbInfo, useMemberIndex } from '../src/index.js'
+import { useMemberIndex } from '../src/index.js'
 import { VersionMemo } from '../src/memo.js'
 import { MemoryVersions } from '../src/memory-backend.js'
 import {
@@ -10,6 +11,7 @@ import {
   recordFill,
   STALE_MARK,
   verdictOf,
+  writtenAt,
 } from '../src/versions.js'
 
 const REDIS_INFO = ['# Server', 'redis_version:7.0.15', 'redis_mode:standalone', 'os:Linux', ''].join('\r\n')
@@ -55,6 +57,14 @@ describe('recorded versions', () => {
     expect(invalidatedAt('c1795828404735064.abc')).toBeUndefined()
     expect(invalidatedAt('')).toBeUndefined()
     expect(invalidatedAt(STALE_MARK)).toBeUndefined()
+  })
+
+  it('reads write times from invalidation and creation versions alike', () => {
+    expect(writtenAt('i1795828404735064.abc')).toBe(1795828404735064)
+    expect(writtenAt('c1795828404735064.abc')).toBe(1795828404735064)
+    expect(writtenAt('c7')).toBe(7)
+    for (const other of ['', 'c', 'i.x', 'x12.ab', STALE_MARK, 'cabc.d'])
+      expect(writtenAt(other)).toBeUndefined()
   })
 })
 
@@ -137,6 +147,9 @@ describe('version memo', () => {
   })
 })
 
+const server = (info: string) => parseServerInfo(info).server
+const isKeydbInfo = (info: string) => server(info) === 'keydb'
+
 describe('KeyDB member index decision', () => {
   it('is on only when asked for and the server is KeyDB', () => {
     expect(isKeydbInfo(KEYDB_INFO)).toBe(true)
@@ -146,9 +159,9 @@ describe('KeyDB member index decision', () => {
     // redis_version alone decides nothing: KeyDB can report any version there.
     expect(isKeydbInfo(REDIS_INFO)).toBe(false)
     expect(isKeydbInfo(REDIS_INFO.replace('7.0.15', '6.3.4'))).toBe(false)
-    expect(useMemberIndex(true, KEYDB_INFO)).toBe(true)
-    expect(useMemberIndex(false, KEYDB_INFO)).toBe(false)
-    expect(useMemberIndex(true, REDIS_INFO)).toBe(false)
+    expect(useMemberIndex(true, server(KEYDB_INFO))).toBe(true)
+    expect(useMemberIndex(false, server(KEYDB_INFO))).toBe(false)
+    expect(useMemberIndex(true, server(REDIS_INFO))).toBe(false)
     expect(useMemberIndex(true, undefined)).toBe(false)
   })
 })

@@ -95,6 +95,23 @@ describe('provider options and wiring', () => {
     expect(createTagProvider({ versionTtlMs: 0, clockSkewMs: 0 }).options.versionTtlMs).toBe(0)
   })
 
+  it('names the option, the value with its type and the limit (the message is the contract here)', () => {
+    const messageOf = (options: unknown) => {
+      try {
+        createTagProvider(options as never)
+      } catch (error) {
+        return (error as Error).message
+      }
+      return ''
+    }
+    expect(messageOf({ tagTtlMs: 1.5 })).toMatch(
+      /tagTtlMs: .*whole number of ms from 1 to 2147483647.*1\.5 \(number\)/,
+    )
+    expect(messageOf({ versionTtlMs: '1s' })).toMatch(/versionTtlMs: .*from 0 to .*"1s" \(string\)/)
+    expect(messageOf({ maxMemoTags: 0 })).toMatch(/maxMemoTags: expected an integer >= 1, got 0 \(number\)/)
+    expect(messageOf({ versionTTL: 5 })).toMatch(/versionTTL: unknown option \(known: .*versionTtlMs/)
+  })
+
   it('one provider per engine; a store it cannot use is refused; no use before attach', async () => {
     const tags = createTagProvider()
     await expect(tags.begin(['t'])).rejects.toMatchObject({ code: 'FST_CACHE_TAGS_NOT_ATTACHED' })
@@ -103,13 +120,13 @@ describe('provider options and wiring', () => {
     expect(() => new Cache({ tags })).toThrow(
       expect.objectContaining({ code: 'FST_CACHE_TAGS_ALREADY_ATTACHED' }),
     )
-    const foreign = {
-      ...new MemoryStore(),
-      kind: 'sqlite',
-      get: async () => undefined,
-      set: async () => true,
+    // A working store whose data lives where the provider cannot keep versions.
+    class ForeignStore extends MemoryStore {
+      override readonly kind = 'sqlite'
+      override readonly location = { kind: 'opaque' } as const
     }
-    expect(() => new Cache({ store: foreign as unknown as CacheStore, tags: createTagProvider() })).toThrow(
+    const foreign: CacheStore = new ForeignStore()
+    expect(() => new Cache({ store: foreign, tags: createTagProvider() })).toThrow(
       expect.objectContaining({ code: 'FST_CACHE_TAGS_UNSUPPORTED_STORE' }),
     )
   })
