@@ -1,11 +1,11 @@
 import type { Cache } from '@fastkey/fastify-cache'
+import { isStoreTimeout } from '@fastkey/fastify-cache/extension'
 import type { Histogram } from 'prom-client'
 import type { CacheMetricSet } from './metrics.js'
 import type { Cell } from './tally.js'
 
 /** `route` of events that no route caused (service calls) when there is no `keyGroup`. */
 export const SERVICE_ROUTE = 'service'
-const STORE_TIMEOUT = 'FST_CACHE_STORE_TIMEOUT'
 
 /** The `tier` label of a store hit: the store's kind (`keydb`, `memory`) when it is a plain word. */
 export function storeTier(cache: Cache): string {
@@ -113,8 +113,7 @@ export function subscribe(
       observe(metrics.load, loadLabels(label(e.route, e.key), e.ok ? 'ok' : 'error'), e.durationMs)
     }),
     events.on('error', (e) => {
-      const code = (e.error as { code?: unknown } | null)?.code
-      ;(code === STORE_TIMEOUT ? storeTimeout : storeError)(e.operation).n++
+      ;(isStoreTimeout(e.error) ? storeTimeout : storeError)(e.operation).n++
     }),
     events.on('circuit', (e) => {
       transition(e.state).n++

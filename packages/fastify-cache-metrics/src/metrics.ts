@@ -21,6 +21,7 @@ export const METRIC_NAMES = [
   'stored_bytes_total',
   'l1_entries',
   'l1_bytes',
+  'invalidations_pending',
 ] as const
 
 /** Value of the `circuit_state` gauge. */
@@ -133,6 +134,18 @@ export function createMetrics(cache: Cache, options: ResolvedMetricsOptions): Ca
     registers: [registry],
     collect() {
       this.set(cache.l1Stats.bytes)
+    },
+  })
+  new Gauge({
+    name: `${prefix}invalidations_pending`,
+    help: 'Invalidations held because the store was unreachable (keys, tags; clear 1 when a clear of everything is), replayed before the store is used again',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const { keys, tags, clear } = cache.pendingInvalidations
+      this.set({ kind: 'keys' }, keys)
+      this.set({ kind: 'tags' }, tags)
+      this.set({ kind: 'clear' }, clear ? 1 : 0)
     },
   })
   for (const name of METRIC_NAMES) set.all.set(prefix + name, registry.getSingleMetric(prefix + name)!)

@@ -1,3 +1,4 @@
+import { describeValue } from '@fastkey/fastify-cache/extension'
 import { type Registry, register } from 'prom-client'
 import { errors } from './errors.js'
 
@@ -63,9 +64,7 @@ function fail(what: string): Error {
   return new errors.FST_CACHE_METRICS_INVALID_OPTION(what)
 }
 
-function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value)
-}
+const show = describeValue
 
 function isRegistry(value: unknown): value is Registry {
   const r = value as Registry | null
@@ -108,7 +107,8 @@ function resolveBuckets(name: string, value: readonly number[] | undefined): num
 export function resolveOptions(options: FastifyCacheMetricsOptions | undefined): ResolvedMetricsOptions {
   const given = options ?? {}
   if (typeof given !== 'object' || given === null) throw fail(`expected an object, got ${show(given)}`)
-  for (const key of Object.keys(given)) if (!OPTION_KEYS.has(key)) throw fail(`${key}: unknown option`)
+  for (const key of Object.keys(given))
+    if (!OPTION_KEYS.has(key)) throw fail(`${key}: unknown option (known: ${[...OPTION_KEYS].join(', ')})`)
   const { registry = register, prefix = DEFAULT_PREFIX, buckets = {}, keyGroup } = given
   if (!isRegistry(registry)) throw fail(`registry: expected a prom-client Registry, got ${show(registry)}`)
   if (typeof prefix !== 'string' || !PREFIX.test(prefix))

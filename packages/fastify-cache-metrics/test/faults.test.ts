@@ -19,7 +19,7 @@ async function throwaway(): Promise<{ server: RedisProcess; client: Redis; store
   })
   client.on('error', () => {})
   await client.connect()
-  const store = new KeydbStore({ client, namespace: 'metrics', commandTimeoutMs: 100 })
+  const store = new KeydbStore({ client, keyPrefix: 'metrics', commandTimeoutMs: 100 })
   onTestFinished(async () => {
     server.resume()
     await server.stop()
@@ -65,12 +65,30 @@ describe('KeyDB failures', () => {
       routes,
     })
     await get(app, '/items/1')
-    server.pause()
+    await server.pause()
     for (const id of [2, 3, 4]) expect((await get(app, `/items/${id}`)).statusCode).toBe(200)
 
     const m = await scrape(app)
     expect(m.series(`${P}store_timeouts_total`)).toEqual({ 'operation=read': 2 })
     expect(m.value(`${P}store_errors_total`, { operation: 'read' })).toBeUndefined()
     expect(m.value(`${P}circuit_state`)).toBe(2)
+  })
+
+  it('an invalidation KeyDB could not take: the pending gauge counts it until it is replayed', async () => {
+    const { server, client, store } = await throwaway()
+    const { app } = await buildApp({ store, routes })
+    await get(app, '/items/1')
+    await server.kill()
+    const deadline = performance.now() + 5_000
+    while (client.status === 'ready' && performance.now() < deadline) await sleep(5)
+    await expect(app.cache.delete(['a', 'b'])).rejects.toMatchObject({
+      code: 'FST_CACHE_INVALIDATION_PENDING',
+    })
+    let m = await scrape(app)
+    expect(m.series(`${P}invalidations_pending`)).toEqual({ 'kind=keys': 2, 'kind=tags': 0, 'kind=clear': 0 })
+    await server.restart()
+    for (let i = 0; i < 250 && app.cache.pendingInvalidations.keys > 0; i++) await sleep(20)
+    m = await scrape(app)
+    expect(m.series(`${P}invalidations_pending`)).toEqual({ 'kind=keys': 0, 'kind=tags': 0, 'kind=clear': 0 })
   })
 })

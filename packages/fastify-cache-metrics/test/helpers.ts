@@ -5,6 +5,7 @@ import {
   KeydbStore,
   MemoryStore,
 } from '@fastkey/fastify-cache'
+import { busOf } from '@fastkey/fastify-cache/testing'
 import { cleanupPrefix, redisUrl, uniquePrefix } from '@fastkey/test-services'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
@@ -41,7 +42,7 @@ export async function buildApp(options: MetricsAppOptions = {}): Promise<{
 /** Waits until the engine's bus is confirmed (L1 is used only then), at most 5 s. */
 export async function busHealthy(app: FastifyInstance): Promise<void> {
   const deadline = performance.now() + 5_000
-  while (!app.cache.bus.healthy) {
+  while (!busOf(app.cache).healthy) {
     if (performance.now() > deadline) throw new Error('the cache bus did not become healthy')
     await sleep(5)
   }
@@ -52,7 +53,7 @@ export async function keydbStore(): Promise<{ store: KeydbStore; client: Redis }
   const client = new Redis(await redisUrl(), { lazyConnect: true })
   await client.connect()
   const namespace = uniquePrefix('metrics').slice(0, -1)
-  const store = new KeydbStore({ client, namespace })
+  const store = new KeydbStore({ client, keyPrefix: namespace })
   onTestFinished(async () => {
     await store.close()
     await cleanupPrefix(client, `${namespace}:`)

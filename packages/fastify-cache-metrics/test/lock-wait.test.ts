@@ -35,7 +35,7 @@ function observeLocks(store: CacheStore) {
 describe('lock wait metrics (KeyDB)', () => {
   it("outcome filled: an instance waits for another instance's fill, then serves it as a keydb hit", async () => {
     const { store, client } = await keydbStore()
-    const twin = new KeydbStore({ client, namespace: store.namespace })
+    const twin = new KeydbStore({ client, keyPrefix: store.keyPrefix })
     onTestFinished(() => twin.close())
     const started = deferred()
     const release = deferred()

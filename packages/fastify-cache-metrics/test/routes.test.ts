@@ -40,7 +40,7 @@ describe('route metrics', () => {
     expect(m.series(`${P}misses_total`)).toEqual({ 'route=/items/:id': 1, 'route=/direct/:id': 1 })
     // The bytes KeyDB holds, read back from KeyDB itself.
     expect(written).toHaveLength(2)
-    const sizes = await Promise.all(written.map((key) => client.strlen(`${store.namespace}:e:{${key}}`)))
+    const sizes = await Promise.all(written.map((key) => client.strlen(`${store.keyPrefix}:e:{${key}}`)))
     expect(sizes.every((n) => n > 0)).toBe(true)
     expect(m.series(`${P}stored_bytes_total`)).toEqual({
       'route=/items/:id': sizes[0],
@@ -50,6 +50,7 @@ describe('route metrics', () => {
     expect(m.value(`${P}l1_bytes`)).toBe(app.cache.l1Stats.bytes)
     expect(app.cache.l1Stats.bytes).toBeGreaterThan(0)
     expect(m.value(`${P}circuit_state`)).toBe(0)
+    expect(m.series(`${P}invalidations_pending`)).toEqual({ 'kind=keys': 0, 'kind=tags': 0, 'kind=clear': 0 })
     expect(m.series(`${P}stale_total`)).toEqual({})
     expect(m.series(`${P}bypasses_total`)).toEqual({})
   })
@@ -60,10 +61,14 @@ describe('route metrics', () => {
     const { app } = await buildApp({
       store: new MemoryStore({ now: () => now }),
       routes(app) {
-        app.get('/swr', { config: { cache: { ttl: 1_000, staleWhileRevalidate: 60_000 } } }, async () => ({
-          at: now,
-        }))
-        app.get('/sie', { config: { cache: { ttl: 1_000, staleIfError: 60_000 } } }, async () => {
+        app.get(
+          '/swr',
+          { config: { cache: { ttlMs: 1_000, staleWhileRevalidateMs: 60_000 } } },
+          async () => ({
+            at: now,
+          }),
+        )
+        app.get('/sie', { config: { cache: { ttlMs: 1_000, staleIfErrorMs: 60_000 } } }, async () => {
           if (fail) throw new Error('origin down')
           return { at: now }
         })

@@ -12,7 +12,7 @@ class FakeTags implements TagProvider {
     return undefined
   }
   async seal(_capture: unknown, tags: readonly string[]) {
-    return tags.join(',')
+    return { recorded: tags.join(',') }
   }
   check() {
     return 'valid' as const
@@ -94,7 +94,7 @@ describe('service call metrics', () => {
   it('stale served on a loader timeout (reason timeout) and on a loader error (reason error)', async () => {
     let now = 5_000_000
     const { app } = await buildApp({ store: new MemoryStore({ now: () => now }) })
-    const policy = { ttl: 1_000, staleIfError: 60_000, timeoutMs: 20 }
+    const policy = { ttlMs: 1_000, staleIfErrorMs: 60_000, timeoutMs: 20 }
     await app.cache.getOrSet('k', async () => 'v1', policy)
     await app.cache.getOrSet('e', async () => 'v1', policy)
     now += 2_000

@@ -1,0 +1,35 @@
+/** Error of a deadline that passed; `code` lets callers tell it from a server error. */
+export class DeadlineError extends Error {
+  readonly code = 'ETIMEDOUT'
+}
+
+/**
+ * Settles like `promise`, or rejects with `onTimeout()` after `ms`. The original promise keeps running
+ * (ioredis has no cancellation); its later rejection is handled here, so it cannot surface as an
+ * unhandled rejection. One timer per call, no extra promise race: callers batch work so that one call
+ * covers many requests.
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
+}
+
+/** `withDeadline` rejecting with a `DeadlineError` that says what got no reply. */
+export function withNamedDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return withDeadline(promise, ms, () => new DeadlineError(`${what} got no reply within ${ms} ms`))
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
