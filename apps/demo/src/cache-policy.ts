@@ -1,6 +1,5 @@
 import type { RouteCacheOptions } from '@fastkey/fastify-cache'
 import type { FastifyRequest } from 'fastify'
-import type { Product } from './db/products.js'
 import type { ProductWriteEvent } from './types.js'
 
 /**
@@ -10,35 +9,35 @@ import type { ProductWriteEvent } from './types.js'
  * | tag                | on                                                     |
  * | ------------------ | ------------------------------------------------------ |
  * | `product:<id>`     | `GET /products/:id` (200 and the negative-cached 404)  |
- * | `category:<slug>`  | the product, lists filtered by that category           |
+ * | `category:<slug>`  | lists filtered by that category                        |
  * | `featured`         | featured lists                                         |
  * | `products`         | every product list (any write can change a page)       |
- * | `categories`       | `GET /categories` (it counts products)                 |
+ *
+ * `GET /categories` (it counts products per category) carries no tag: a write that changes a count
+ * deletes that one entry by its URL (`cache.invalidateRoute('/categories')`, see `routesOfWrite`).
  */
 
 const MINUTE = 60_000
 
 /** Shared by the read routes: 5 min fresh, then 1 min stale-while-revalidate, 10 min stale-if-error. */
 const readPolicy = {
-  ttl: 5 * MINUTE,
-  staleWhileRevalidate: MINUTE,
-  staleIfError: 10 * MINUTE,
+  ttlMs: 5 * MINUTE,
+  staleWhileRevalidateMs: MINUTE,
+  staleIfErrorMs: 10 * MINUTE,
   jitter: 0.1,
   lock: { ttlMs: 10_000, waitMs: 5_000 },
 } satisfies RouteCacheOptions
 
-function isProduct(payload: unknown): payload is Product {
-  return typeof payload === 'object' && payload !== null && 'categorySlug' in payload && 'id' in payload
-}
-
-/** `GET /products/:id`: a missing product's 404 is cached for 30 s, tagged so a create clears it. */
+/**
+ * `GET /products/:id`: a missing product's 404 is cached for 30 s, tagged so a create clears it.
+ * Only its own tag: the answer depends on its row alone (a category's slug never changes), and a
+ * `category:` tag here would make every write drop every product of that category (with 20
+ * categories and 1 % writes, the bench workload served 63 % of reads from the cache, not 95 %).
+ */
 export const productCache: RouteCacheOptions = {
   ...readPolicy,
-  negativeTtl: 30_000,
-  tags: (request, payload) => {
-    const { id } = request.params as { id: number | string }
-    return isProduct(payload) ? [`product:${id}`, `category:${payload.categorySlug}`] : [`product:${id}`]
-  },
+  negativeTtlMs: 30_000,
+  tags: (request) => [`product:${(request.params as { id: number | string }).id}`],
 }
 
 /** `GET /products?category=&featured=`: tagged by the filters it applied. */
@@ -56,12 +55,12 @@ export const productListCache: RouteCacheOptions = {
 /** `GET /categories/:slug/products` (also its 404 for an unknown slug, briefly). */
 export const categoryProductsCache: RouteCacheOptions = {
   ...readPolicy,
-  negativeTtl: 30_000,
+  negativeTtlMs: 30_000,
   tags: (request) => ['products', `category:${(request.params as { slug: string }).slug}`],
 }
 
-/** `GET /categories`, whose product counts change with creates, deletes and moves. */
-export const categoriesCache: RouteCacheOptions = { ...readPolicy, tags: () => ['categories'] }
+/** `GET /categories`, whose product counts change with creates, deletes and moves: invalidated by URL. */
+export const categoriesCache: RouteCacheOptions = { ...readPolicy }
 
 /** Featured products through the service's `@cached` method. */
 export const FEATURED_TTL_MS = 5 * MINUTE
@@ -75,8 +74,12 @@ export function tagsOfWrite(event: ProductWriteEvent): string[] {
     tags.add(`category:${product.categorySlug}`)
     if (product.featured) tags.add('featured')
   }
-  // Counts per category move on creates, deletes and category moves.
-  if (event.kind !== 'update' || event.before?.categorySlug !== event.after?.categorySlug)
-    tags.add('categories')
   return [...tags]
+}
+
+/** Route URLs (untagged entries) a committed write can have changed: the category counts. */
+export function routesOfWrite(event: ProductWriteEvent): string[] {
+  // Counts per category move on creates, deletes and category moves.
+  const countsMoved = event.kind !== 'update' || event.before?.categorySlug !== event.after?.categorySlug
+  return countsMoved ? ['/categories'] : []
 }

@@ -1,3 +1,4 @@
+import { parseKeydbUrl } from '@fastkey/fastify-keydb'
 import { DEFAULT_SEED_PRODUCTS } from './db/seed.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -70,6 +71,20 @@ function urlWithProtocol(env: Env, name: string, protocols: readonly string[]): 
   return raw
 }
 
+/**
+ * KEYDB_URL, checked as fastify-keydb will use it (scheme, host, port, database index), so that a bad
+ * one stops the server before it opens the database. fastify-keydb's message hides any password.
+ */
+function keydbUrl(env: Env): string | undefined {
+  const raw = read(env, 'KEYDB_URL')
+  if (raw === undefined) return undefined
+  try {
+    return parseKeydbUrl(raw).url
+  } catch (error) {
+    throw new ConfigError('KEYDB_URL', `Invalid KEYDB_URL: ${(error as Error).message}`)
+  }
+}
+
 function logLevel(env: Env): LogLevel {
   const raw = read(env, 'LOG_LEVEL')
   if (raw === undefined) return 'info'
@@ -97,7 +112,7 @@ export function parseConfig(env: Env = process.env): DemoConfig {
     port: integerIn(env, 'PORT', 1, 65_535, 3000),
     host: '0.0.0.0',
     databaseUrl,
-    keydbUrl: urlWithProtocol(env, 'KEYDB_URL', ['redis:', 'rediss:']),
+    keydbUrl: keydbUrl(env),
     pgliteDir,
     seedProducts: integerIn(env, 'SEED_PRODUCTS', 0, MAX_SEED_PRODUCTS, DEFAULT_SEED_PRODUCTS),
     logLevel: logLevel(env),

@@ -30,3 +30,23 @@ export function toPage<T extends { id: number }>(rows: T[], limit: number): Page
   const items = rows.slice(0, limit)
   return { items, nextCursor: encodeCursor(items[items.length - 1]!.id) }
 }
+
+/**
+ * The headers of a list page: `link` to the next page (RFC 8288, the cursor in the URL) and to the
+ * first, and `x-total-count` when known. They are stored with the page and replayed on a hit.
+ */
+export function pageHeaders(
+  url: string,
+  page: Page<unknown>,
+  total: number | undefined,
+): Record<string, string | string[]> {
+  const here = new URL(url, 'http://x')
+  here.searchParams.delete('cursor')
+  const first = `${here.pathname}${here.search}`
+  const links = [`<${first}>; rel="first"`]
+  if (page.nextCursor) {
+    here.searchParams.set('cursor', page.nextCursor)
+    links.push(`<${here.pathname}${here.search}>; rel="next"`)
+  }
+  return total === undefined ? { link: links } : { link: links, 'x-total-count': String(total) }
+}

@@ -82,15 +82,37 @@ function handleSignals(app: FastifyInstance): void {
   process.on('SIGINT', stop)
 }
 
+/**
+ * Builds the app; a failure (a KEYDB_URL whose database the server refuses, a bad option) is one line,
+ * not a stack trace. buildApp has closed the database by then (closeDatabase: true).
+ */
+async function startApp(config: DemoConfig, database: Database): Promise<FastifyInstance> {
+  const verbose = config.logLevel === 'debug' || config.logLevel === 'trace'
+  // The plugins' start-up lines at info (fastify-cache names its store) are in the startup line
+  // already; warnings still show. Verbose levels keep everything.
+  const quiet = config.logLevel === 'info'
+  try {
+    const app = await buildApp({
+      database,
+      closeDatabase: true,
+      logger: { level: quiet ? 'warn' : config.logLevel },
+      requestLogging: verbose,
+      cache: { keydbUrl: config.keydbUrl },
+    })
+    app.log.level = config.logLevel
+    return app
+  } catch (error) {
+    if (verbose) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`)
+    const code = (error as { code?: unknown } | null)?.code
+    const what =
+      typeof code === 'string' && code.startsWith('FST_KEYDB_') ? 'the cache (KEYDB_URL)' : 'the app'
+    fail(`cannot start ${what}: ${messageOf(error)}`)
+  }
+}
+
 const config = readConfig()
 const { database, seed } = await openDatabase(config)
-const app = await buildApp({
-  database,
-  closeDatabase: true,
-  logger: { level: config.logLevel },
-  requestLogging: config.logLevel === 'debug' || config.logLevel === 'trace',
-  cache: { keydbUrl: config.keydbUrl },
-})
+const app = await startApp(config, database)
 try {
   await listenQuietly(app, config)
 } catch (error) {

@@ -9,6 +9,8 @@ export interface CacheHealth {
   ok: boolean
   /** Round-trip time of the cache's health probe, in milliseconds. */
   latencyMs: number
+  /** Invalidations held because KeyDB was unreachable (keys plus tags), replayed once it answers. */
+  pendingInvalidations?: number
 }
 
 /** Probe of the cache for `GET /health`. May throw or hang: the route bounds and catches it. */
@@ -27,10 +29,14 @@ export interface ProductWriteEvent {
 
 /**
  * Called after the write's transaction has committed and before the response is sent (awaited).
- * If it throws, the write stays committed and the client gets a 500: invalidation failed, the
- * client must not believe that everything went well.
+ * Resolves `'pending'` when the invalidation could not reach the cache yet and is held to be replayed
+ * (the response then says so in `x-cache-invalidation: pending`). If it throws (a bug, not an
+ * unreachable cache), the write stays committed and the client gets a 500.
  */
-export type ProductWriteHook = (event: ProductWriteEvent, request: FastifyRequest) => void | Promise<void>
+export type ProductWriteHook = (
+  event: ProductWriteEvent,
+  request: FastifyRequest,
+) => void | 'pending' | Promise<void | 'pending'>
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -24,7 +24,7 @@ describe('caching on Postgres + KeyDB', () => {
     options: (scope) => {
       const namespace = `demo-test-${scope}`
       if (!namespaces.includes(namespace)) namespaces.push(namespace)
-      return { keydbUrl: url, namespace }
+      return { keydbUrl: url, keyPrefix: namespace }
     },
     shared: true,
   })

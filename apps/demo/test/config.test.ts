@@ -57,6 +57,9 @@ describe('parseConfig', () => {
     ['DATABASE_URL', { DATABASE_URL: 'mysql://db/demo' }],
     ['DATABASE_URL', { DATABASE_URL: 'not a url' }],
     ['KEYDB_URL', { KEYDB_URL: 'localhost:6379' }],
+    ['KEYDB_URL', { KEYDB_URL: 'redis://' }],
+    ['KEYDB_URL', { KEYDB_URL: 'redis://keydb:6379/abc' }],
+    ['KEYDB_URL', { KEYDB_URL: 'redis://keydb:0' }],
     ['SEED_PRODUCTS', { SEED_PRODUCTS: 'lots' }],
     ['SEED_PRODUCTS', { SEED_PRODUCTS: '2000000' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
@@ -71,6 +74,7 @@ describe('parseConfig', () => {
   it('never echoes a URL that may hold a password', () => {
     const error = configError({ DATABASE_URL: 'http://demo:hunter2@db/demo' })
     expect(error.message).not.toContain('hunter2')
+    expect(configError({ KEYDB_URL: 'redis://u:hun@ter2@keydb:0' }).message).not.toContain('ter2')
   })
 })
 

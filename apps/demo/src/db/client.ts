@@ -1,6 +1,5 @@
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
-import { sql } from 'drizzle-orm'
 import type { Logger } from 'drizzle-orm/logger'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
@@ -8,6 +7,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
+import { type DatabaseHealth, probeDatabase } from './probe.js'
 import * as schema from './schema.js'
 
 /** The Drizzle database every query goes through: the same type for postgres.js and PGlite. */
@@ -44,8 +44,11 @@ export interface Database {
    * instances starting together migrate and seed once. PGlite is single-process: `fn` just runs.
    */
   exclusive<T>(fn: () => Promise<T>): Promise<T>
-  /** `SELECT 1` within `timeoutMs`; false on error or timeout, never throws. */
-  ping(timeoutMs: number): Promise<boolean>
+  /**
+   * Reads the tables the routes use (one row at most from each) within `timeoutMs`: `ok: false`
+   * with the reason on error or timeout, never throws. See `probeDatabase`.
+   */
+  probe(timeoutMs: number): Promise<DatabaseHealth>
   /** Closes the pool or the PGlite instance. Idempotent. */
   close(): Promise<void>
 }
@@ -79,22 +82,6 @@ function listenerSet() {
     }
   }
   return { logger, onQuery }
-}
-
-async function ping(orm: Db, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs)
-  })
-  const query = orm.execute(sql`select 1`).then(
-    () => true,
-    () => false,
-  )
-  try {
-    return await Promise.race([query, deadline])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {
@@ -135,7 +122,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
         reserved.release()
       }
     },
-    ping: (timeoutMs) => ping(orm, timeoutMs),
+    probe: (timeoutMs) => probeDatabase(orm, 'postgres', timeoutMs),
     close: once(() => client.end({ timeout: 5 })),
   }
 }
@@ -151,14 +138,14 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     onQuery,
     migrate: () => migratePglite(orm, { migrationsFolder: MIGRATIONS_FOLDER }),
     exclusive: (fn) => fn(),
-    ping: (timeoutMs) => ping(orm, timeoutMs),
+    probe: (timeoutMs) => probeDatabase(orm, 'pglite', timeoutMs),
     close: once(() => client.close()),
   }
 }
 
 /**
  * Opens postgres.js when `url` is set, else an embedded PGlite (in memory, or in `pgliteDir`).
- * postgres.js connects lazily: a wrong URL surfaces at the first query (`migrate()` or `ping()`).
+ * postgres.js connects lazily: a wrong URL surfaces at the first query (`migrate()` or `probe()`).
  */
 export function createDatabase(options: DatabaseOptions = {}): Promise<Database> {
   return options.url ? openPostgres(options.url, options) : openPglite(options.pgliteDir)

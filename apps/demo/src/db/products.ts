@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, type SQL } from 'drizzle-orm'
+import { and, asc, count, eq, gt, inArray, type SQL } from 'drizzle-orm'
 import type { Db } from './client.js'
 import { categories, products } from './schema.js'
 
@@ -75,17 +75,36 @@ export async function findProduct(
   return rows[0] && toProduct(rows[0])
 }
 
-/** Keyset-ordered products (ascending id): one statement, served by the (category_id, id) or (featured, id) index. */
-export async function listProducts(orm: Db, filter: ProductFilter): Promise<Product[]> {
-  const conditions: SQL[] = []
-  if (filter.categorySlug !== undefined) conditions.push(eq(categories.slug, filter.categorySlug))
-  if (filter.featured !== undefined) conditions.push(eq(products.featured, filter.featured))
-  if (filter.afterId !== undefined) conditions.push(gt(products.id, filter.afterId))
-  const rows = await selectProducts(orm)
+/** A page of products and how many match the filter in all (`undefined` on an empty page). */
+export interface ProductRows {
+  rows: Product[]
+  total: number | undefined
+}
+
+/**
+ * Keyset-ordered products (ascending id), served by the (category_id, id) or (featured, id) index,
+ * with the number of products matching the filter (cursor aside) as a scalar subquery: still one
+ * statement per request.
+ */
+export async function listProducts(orm: Db, filter: ProductFilter): Promise<ProductRows> {
+  const matching: SQL[] = []
+  if (filter.categorySlug !== undefined)
+    matching.push(
+      inArray(
+        products.categoryId,
+        orm.select({ id: categories.id }).from(categories).where(eq(categories.slug, filter.categorySlug)),
+      ),
+    )
+  if (filter.featured !== undefined) matching.push(eq(products.featured, filter.featured))
+  const conditions = filter.afterId === undefined ? matching : [...matching, gt(products.id, filter.afterId)]
+  const rows = await orm
+    .select({ ...productColumns, total: orm.$count(products, and(...matching)) })
+    .from(products)
+    .innerJoin(categories, eq(products.categoryId, categories.id))
     .where(and(...conditions))
     .orderBy(asc(products.id))
     .limit(filter.limit)
-  return rows.map(toProduct)
+  return { rows: rows.map(({ total: _, ...row }) => toProduct(row)), total: rows[0]?.total }
 }
 
 export async function findCategory(orm: Db, slug: string): Promise<{ id: number; slug: string } | undefined> {

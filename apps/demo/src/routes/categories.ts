@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { categoriesCache, categoryProductsCache } from '../cache-policy.js'
 import { findCategory, listCategories, listProducts } from '../db/products.js'
 import { errors } from '../errors.js'
-import { decodeCursor, toPage } from '../pagination.js'
+import { decodeCursor, pageHeaders, toPage } from '../pagination.js'
 import { emptyQuery, errorResponses, pageQuery, productPageSchema, slugParams } from '../schemas.js'
 
 const categoryListSchema = {
@@ -47,10 +47,10 @@ export const categoryRoutes: FastifyPluginAsync = async (app) => {
         response: { ...errorResponses, 200: productPageSchema },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { slug } = request.params
       const { limit, cursor } = request.query
-      const rows = await listProducts(orm, {
+      const { rows, total } = await listProducts(orm, {
         categorySlug: slug,
         afterId: decodeCursor(cursor),
         limit: limit + 1,
@@ -59,7 +59,9 @@ export const categoryRoutes: FastifyPluginAsync = async (app) => {
       if (rows.length === 0 && !(await findCategory(orm, slug))) {
         throw errors.notFound(`category "${slug}" not found`)
       }
-      return toPage(rows, limit)
+      const page = toPage(rows, limit)
+      reply.headers(pageHeaders(request.url, page, total))
+      return page
     },
   )
 }

@@ -4,7 +4,7 @@ import type { CacheHealth, CacheHealthCheck } from '../types.js'
 
 export interface HealthRouteOptions {
   cacheHealth: CacheHealthCheck
-  /** Deadline for each probe (database ping, cache check), in milliseconds. */
+  /** Deadline for each probe (database tables, cache check), in milliseconds. */
   timeoutMs: number
 }
 
@@ -16,9 +16,17 @@ const healthSchema = {
     cache: {
       type: 'object',
       required: ['ok', 'latencyMs'],
-      properties: { ok: { type: 'boolean' }, latencyMs: { type: 'number' } },
+      properties: {
+        ok: { type: 'boolean' },
+        latencyMs: { type: 'number' },
+        pendingInvalidations: { type: 'integer' },
+      },
     },
-    db: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } },
+    db: {
+      type: 'object',
+      required: ['ok', 'latencyMs'],
+      properties: { ok: { type: 'boolean' }, latencyMs: { type: 'number' }, error: { type: 'string' } },
+    },
   },
 } as const
 
@@ -39,7 +47,11 @@ async function probeCache(check: CacheHealthCheck, timeoutMs: number): Promise<C
   }
 }
 
-/** `GET /health`: 503 when the database does not answer; `degraded` (200) when only the cache fails. */
+/**
+ * `GET /health`: 503 `down` when the origin the routes read cannot serve them (the probe reads the
+ * products and categories tables, not just `select 1`: a connection that works says nothing about a
+ * table that is gone or locked); `degraded` (200) when only the cache fails: the app still answers.
+ */
 export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, options) => {
   const { database } = app
   app.get(
@@ -51,13 +63,13 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, 
       },
     },
     async (_request, reply) => {
-      const [dbOk, cache] = await Promise.all([
-        database.ping(options.timeoutMs),
+      const [db, cache] = await Promise.all([
+        database.probe(options.timeoutMs),
         probeCache(options.cacheHealth, options.timeoutMs),
       ])
-      const status = !dbOk ? 'down' : cache.ok ? 'ok' : 'degraded'
-      reply.code(dbOk ? 200 : 503)
-      return { status, cache, db: { ok: dbOk } }
+      const status = !db.ok ? 'down' : cache.ok ? 'ok' : 'degraded'
+      reply.code(db.ok ? 200 : 503)
+      return { status, cache, db }
     },
   )
 }

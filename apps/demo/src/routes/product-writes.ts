@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import {
   createProduct,
   deleteProduct,
@@ -15,6 +15,11 @@ import {
   updateProductBody,
 } from '../schemas.js'
 import type { ProductWriteHook } from '../types.js'
+
+/** The write committed but its cache invalidation is held for replay: say so to the client. */
+function markPending(reply: FastifyReply, outcome: void | 'pending'): void {
+  if (outcome === 'pending') reply.header('x-cache-invalidation', 'pending')
+}
 
 export interface ProductWriteRouteOptions {
   onProductWrite: ProductWriteHook
@@ -34,7 +39,7 @@ export const productWriteRoutes: FastifyPluginAsync<ProductWriteRouteOptions> = 
     { schema: { body: createProductBody, response: { ...errorResponses, 201: productSchema } } },
     async (request, reply) => {
       const change = await createProduct(orm, request.body)
-      await onProductWrite({ kind: 'create', ...change }, request)
+      markPending(reply, await onProductWrite({ kind: 'create', ...change }, request))
       reply.code(201).header('location', `/products/${change.after.id}`)
       return change.after
     },
@@ -49,10 +54,10 @@ export const productWriteRoutes: FastifyPluginAsync<ProductWriteRouteOptions> = 
         response: { ...errorResponses, 200: productSchema },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const change = await updateProduct(orm, request.params.id, request.body)
       if (!change) throw errors.notFound(`product ${request.params.id} not found`)
-      await onProductWrite({ kind: 'update', ...change }, request)
+      markPending(reply, await onProductWrite({ kind: 'update', ...change }, request))
       return change.after
     },
   )
@@ -63,7 +68,7 @@ export const productWriteRoutes: FastifyPluginAsync<ProductWriteRouteOptions> = 
     async (request, reply) => {
       const change = await deleteProduct(orm, request.params.id)
       if (!change) throw errors.notFound(`product ${request.params.id} not found`)
-      await onProductWrite({ kind: 'delete', ...change }, request)
+      markPending(reply, await onProductWrite({ kind: 'delete', ...change }, request))
       return reply.code(204).send()
     },
   )

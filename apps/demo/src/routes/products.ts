@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { productCache, productListCache } from '../cache-policy.js'
 import { findProduct, listProducts } from '../db/products.js'
 import { errors } from '../errors.js'
-import { decodeCursor, toPage } from '../pagination.js'
+import { decodeCursor, pageHeaders, toPage } from '../pagination.js'
 import {
   errorResponses,
   MAX_PAGE_LIMIT,
@@ -45,15 +45,17 @@ export const productReadRoutes: FastifyPluginAsync = async (app) => {
       config: { cache: productListCache },
       schema: { querystring: productListQuery, response: { ...errorResponses, 200: productPageSchema } },
     },
-    async (request) => {
+    async (request, reply) => {
       const { category, featured, limit, cursor } = request.query
-      const rows = await listProducts(orm, {
+      const { rows, total } = await listProducts(orm, {
         categorySlug: category,
         featured,
         afterId: decodeCursor(cursor),
         limit: limit + 1,
       })
-      return toPage(rows, limit)
+      const page = toPage(rows, limit)
+      reply.headers(pageHeaders(request.url, page, total))
+      return page
     },
   )
 

@@ -17,8 +17,8 @@ export class FeaturedProducts implements FeaturedProductsSource {
   constructor(protected readonly orm: Db) {}
 
   /** The first `limit` featured products by id: one indexed statement on (featured, id). */
-  listFeatured(limit: number): Promise<Product[]> {
-    return listProducts(this.orm, { featured: true, limit })
+  async listFeatured(limit: number): Promise<Product[]> {
+    return (await listProducts(this.orm, { featured: true, limit })).rows
   }
 }
 
@@ -34,9 +34,11 @@ export class CachedFeaturedProducts extends FeaturedProducts {
     super(orm)
   }
 
+  // `featured` only: a write can change this list only if the product is featured before or after
+  // it, and then the write invalidates `featured` (`tagsOfWrite`).
   @cached({
-    ttl: FEATURED_TTL_MS,
-    tags: ['featured', 'products'],
+    ttlMs: FEATURED_TTL_MS,
+    tags: ['featured'],
     key: (limit: number) => `featured:${limit}`,
   })
   override listFeatured(limit: number): Promise<Product[]> {

@@ -52,7 +52,7 @@ export function cacheContract(database: () => Database, setup: CacheSetup): void
       expect(hit.body).toBe(miss.body)
       expect(hit.headers['content-type']).toBe(miss.headers['content-type'])
       expect(hit.headers.age).toBe('0')
-      expect(hit.headers['surrogate-key']).toBe(`product:7 category:${miss.json().categorySlug}`)
+      expect(hit.headers['surrogate-key']).toBe('product:7')
     })
 
     it('caches every read route: lists, pages, categories, featured (the @cached service)', async () => {
@@ -93,6 +93,22 @@ export function cacheContract(database: () => Database, setup: CacheSetup): void
       expect(await walk()).toEqual(cold)
       expect(await queryCount(a)).toBe(before)
       expect(new Set(cold).size).toBe(cold.length)
+    })
+
+    it('list pages send link (first, next) and x-total-count, and a hit replays them', async () => {
+      const a = await app(scope())
+      const slug = (await get(a, '/categories')).json().items[0].slug as string
+      for (const url of [`/categories/${slug}/products?limit=2`, `/products?category=${slug}&limit=2`]) {
+        const miss = await get(a, url)
+        const total = Number(miss.headers['x-total-count'])
+        expect(total, url).toBeGreaterThan(2)
+        const links = [miss.headers.link].flat().join(', ')
+        expect(links).toContain('rel="first"')
+        expect(links).toContain(`cursor=${miss.json().nextCursor}>; rel="next"`)
+        const hit = await expectHit(a, url)
+        expect(hit.headers.link).toEqual(miss.headers.link)
+        expect(hit.headers['x-total-count']).toBe(String(total))
+      }
     })
 
     it('404s are cached briefly and validation errors never', async () => {
@@ -149,6 +165,19 @@ export function cacheContract(database: () => Database, setup: CacheSetup): void
       expect(fresh.json().price).toBe(newPrice)
       const list = (await get(a, `/products?category=${product.categorySlug}&limit=100`)).json()
       expect(list.items.find((p: { id: number }) => p.id === 3)?.price).toBe(newPrice)
+    })
+
+    it('update: other products of the same category stay cached (a product depends on its own row)', async () => {
+      const a = await app(scope())
+      const product = (await get(a, '/products/4')).json()
+      const sameCategory = ids(await get(a, `/products?category=${product.categorySlug}&limit=100`))
+      const other = sameCategory.find((id) => id !== 4)!
+      await get(a, `/products/${other}`)
+      await expectHit(a, `/products/${other}`)
+      const patched = await a.inject({ method: 'PATCH', url: '/products/4', payload: { stock: 7 } })
+      expect(patched.statusCode).toBe(200)
+      expect((await get(a, '/products/4')).headers['x-cache']).toBe('MISS')
+      await expectHit(a, `/products/${other}`)
     })
 
     it('category move: leaves the old lists, joins the new ones, counts follow', async () => {
@@ -225,6 +254,32 @@ export function cacheContract(database: () => Database, setup: CacheSetup): void
       expect(
         ids(await get(a, `/categories/books/products?limit=100&cursor=${cursorBefore(created.id)}`)),
       ).not.toContain(created.id)
+    })
+
+    it('GET /categories is invalidated by its URL on writes that move a count, and only those', async () => {
+      const a = await app(scope())
+      const booksCount = (r: LightMyRequestResponse) =>
+        (r.json().items as Array<{ slug: string; productCount: number }>).find((c) => c.slug === 'books')!
+          .productCount
+      const before = booksCount(await get(a, '/categories'))
+      await expectHit(a, '/categories')
+      const created = await a.inject({
+        method: 'POST',
+        url: '/products',
+        payload: { sku: sku(), name: 'Counted', price: '4.00', currency: 'EUR', categorySlug: 'books' },
+      })
+      expect(created.statusCode).toBe(201)
+      const after = await get(a, '/categories')
+      expect(after.headers['x-cache']).toBe('MISS')
+      expect(booksCount(after)).toBe(before + 1)
+      // A price change moves no count: the categories entry stays cached.
+      const patched = await a.inject({
+        method: 'PATCH',
+        url: `/products/${created.json().id}`,
+        payload: { price: '5.00' },
+      })
+      expect(patched.statusCode).toBe(200)
+      expect(booksCount(await expectHit(a, '/categories'))).toBe(before + 1)
     })
 
     // Memory stores are per app: only a shared KeyDB makes two instances one cache.

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { Database } from '../../src/db/client.js'
 import { testApp } from '../helpers/app.js'
@@ -8,7 +9,11 @@ export function healthContract(database: () => Database): void {
       const app = await testApp(database())
       const response = await app.inject('/health')
       expect(response.statusCode).toBe(200)
-      expect(response.json()).toEqual({ status: 'ok', cache: { ok: true, latencyMs: 0 }, db: { ok: true } })
+      expect(response.json()).toEqual({
+        status: 'ok',
+        cache: { ok: true, latencyMs: 0 },
+        db: { ok: true, latencyMs: expect.any(Number) },
+      })
     })
 
     it('is degraded (200) when the cache probe fails, throws or hangs', async () => {
@@ -29,9 +34,9 @@ export function healthContract(database: () => Database): void {
 
     it('is down (503) when the database does not answer', async () => {
       const app = await testApp(database())
-      // Fault injection: the ping statement fails as if the server had gone away.
+      // Fault injection: the probe statement fails as if the server had gone away.
       const stop = database().onQuery((query) => {
-        if (query === 'select 1') throw new Error('connection lost')
+        if (query.includes('limit 1) as category')) throw new Error('connection lost')
       })
       onTestFinished(stop)
       const response = await app.inject('/health')
@@ -39,7 +44,26 @@ export function healthContract(database: () => Database): void {
       expect(response.json()).toEqual({
         status: 'down',
         cache: { ok: true, latencyMs: 0 },
-        db: { ok: false },
+        db: { ok: false, latencyMs: expect.any(Number), error: 'connection lost' },
+      })
+    })
+
+    it('is down (503) while the products table is gone, although the database answers select 1', async () => {
+      const app = await testApp(database())
+      const { orm } = database()
+      await orm.execute(sql`alter table products rename to products_gone`)
+      onTestFinished(async () => {
+        await orm.execute(sql`alter table products_gone rename to products`)
+      })
+      await orm.execute(sql`select 1`)
+      const cold = await app.inject('/products/7')
+      const response = await app.inject('/health')
+      expect(cold.statusCode).toBe(500)
+      expect(response.statusCode).toBe(503)
+      expect(response.json()).toMatchObject({
+        status: 'down',
+        cache: { ok: true },
+        db: { ok: false, error: expect.stringContaining('products') },
       })
     })
   })
