@@ -29,7 +29,7 @@ const URL_PATH = '/products/42'
 
 async function serve(variant: Variant): Promise<void> {
   const app = Fastify({ logger: false })
-  await app.register(fastifyCache, { l1: { maxEntries: 1_000 }, defaults: { ttl: 3_600_000 } })
+  await app.register(fastifyCache, { l1: { maxEntries: 1_000 }, defaults: { ttlMs: 3_600_000 } })
   if (variant === 'with') await app.register(fastifyCacheMetrics, { registry: new Registry() })
   app.get('/products/:id', { config: { cache: {} } }, async (req) => ({
     id: (req.params as { id: string }).id,

@@ -14,10 +14,12 @@
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { createTagProvider } from '@fastkey/cache-tags'
-import { Cache, encodeEntry, KeydbStore } from '@fastkey/fastify-cache'
+import { Cache, KeydbStore } from '@fastkey/fastify-cache'
+import { encodeEntry } from '@fastkey/fastify-cache/extension'
 import { Redis } from 'ioredis'
 // Not exported by the package (an internal of the KeyDB member index): imported from its source.
 import { MemberIndex } from '../packages/cache-tags/src/member-index.js'
+import { recordedOf } from './src/tags.js'
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +35,7 @@ const PIPELINE = 2_000
 
 const client = new Redis(values.url)
 const namespace = `bench:tags:${randomBytes(4).toString('hex')}`
-const store = new KeydbStore({ client, namespace })
+const store = new KeydbStore({ client, keyPrefix: namespace })
 const tags = createTagProvider()
 const cache = new Cache({ store, tags })
 await cache.ready()
@@ -46,7 +48,7 @@ function median(xs: number[]): number {
 
 /** Writes `n` entries carrying `tag` at its current versions, as fills would. */
 async function fill(tag: string, n: number): Promise<string[]> {
-  const recorded = (await tags.seal(await tags.begin([tag]), [tag])) as string
+  const recorded = recordedOf(await tags.seal(await tags.begin([tag]), [tag]))
   const value = encodeEntry({
     status: 200,
     contentType: 'application/json',
@@ -55,6 +57,8 @@ async function fill(tag: string, n: number): Promise<string[]> {
     freshMs: TTL_MS,
     staleMs: 0,
     graceMs: 0,
+    loadMs: 0,
+    headers: {},
     negative: false,
     body: Buffer.from(JSON.stringify({ id: 1, name: 'a product of a realistic size', price: 1999 })),
   })

@@ -18,6 +18,9 @@ declare module 'autocannon' {
     duration?: number
     amount?: number
     requests?: Array<{ method: 'GET'; path: string }>
+    headers?: Record<string, string>
+    /** Called with each connection's client; its `headers` event gives the raw response headers. */
+    setupClient?: (client: { on(event: string, listener: (...args: never[]) => void): void }) => void
   }
   export default function autocannon(options: Options): Promise<Result>
 }

@@ -17,16 +17,17 @@ export async function demoApp(
   prefix: string,
   cache: DemoCache,
   addAdminRoute: (app: FastifyInstance) => void,
+  products = DEMO_PRODUCTS,
 ): Promise<{ app: FastifyInstance }> {
   // Built as a plain object: the `cache` option is the demo's newest, typed only where it exists.
   const options: Record<string, unknown> = {
-    database: { url: databaseUrl, seed: { products: DEMO_PRODUCTS } },
+    database: { url: databaseUrl, seed: { products } },
     configure: (instance: FastifyInstance) => addAdminRoute(instance),
   }
   if (cache !== 'none')
     options.cache = {
       keydbUrl: redisUrl,
-      namespace: prefix,
+      keyPrefix: prefix,
       ...(cache === 'keydb-l1' && { l1: { maxEntries: 10_000 } }),
     }
   const app = await buildApp(options as BuildAppOptions)

@@ -13,8 +13,21 @@ export interface Item {
   updatedAt: string
 }
 
-/** Distinct paths the load generator cycles through (`/item/1` … `/item/KEYS`). */
+/** Distinct paths the load generator cycles through by default (`/item/1` … `/item/KEYS`). */
 export const KEYS = 100
+
+/** The largest key count of the default sweep: every server can answer ids 1..MAX_KEYS. */
+export const MAX_KEYS = 10_000
+
+/** The five extra response headers of the `*-headers` modes (stored with the entry, replayed on a hit). */
+export const EXTRA_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  // A lifetime longer than any run: a full run must not see the entries expire.
+  ['cache-control', 'public, max-age=7200'],
+  ['x-product-version', '2025-01-01T00:00:00.000Z'],
+  ['x-served-by', 'bench-catalog'],
+  ['content-language', 'en'],
+  ['link', '</item/1/reviews>; rel="related"'],
+]
 
 const WORDS =
   'sturdy compact quiet efficient durable elegant portable modular precise reliable versatile lightweight'.split(

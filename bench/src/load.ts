@@ -6,6 +6,7 @@ import { pinned, runNodeJson } from './proc.js'
 
 const run = promisify(execFile)
 const LUA = fileURLToPath(new URL('./wrk.lua', import.meta.url))
+const WARM_LUA = fileURLToPath(new URL('./warm.lua', import.meta.url))
 
 export interface LoadResult {
   requests: number
@@ -102,3 +103,41 @@ export const autocannonLoad: Loader = (o) =>
     ],
     o.cpu === undefined ? {} : { cpu: o.cpu },
   )
+
+/**
+ * Pre-warm with wrk: ids 1..keys requested in order, each once (warm.lua stops the thread after
+ * `keys` answers). Resolves the answers that were not 2xx.
+ */
+export async function wrkWarm(o: {
+  url: string
+  path: string
+  keys: number
+  connections: number
+  cpu?: number
+  /** The Host header to send (the route key includes it). */
+  host?: string
+}) {
+  const [cmd, argv] = pinned(o.cpu, [
+    'wrk',
+    '-t1',
+    `-c${Math.min(o.connections, o.keys)}`,
+    '-d120s',
+    '--timeout',
+    '10s',
+    '-s',
+    WARM_LUA,
+    o.url,
+  ])
+  const { stdout } = await run(cmd, argv, {
+    env: {
+      ...process.env,
+      BENCH_PATH: o.path,
+      BENCH_KEYS: String(o.keys),
+      ...(o.host !== undefined && { BENCH_HOST: o.host }),
+    },
+    timeout: 150_000,
+  })
+  const line = stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '))
+  if (!line) throw new Error(`wrk printed no summary:\n${stdout}`)
+  return JSON.parse(line.slice('BENCH_JSON '.length)) as { requests: number; non2xx: number }
+}

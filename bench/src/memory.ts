@@ -38,8 +38,8 @@ async function inBatches(count: number, fn: (i: number) => Promise<unknown>): Pr
 }
 
 async function fill() {
-  const store = new KeydbStore({ client, namespace: o.namespace, commandTimeoutMs })
-  const cache = new Cache({ store, ttl: 600_000 })
+  const store = new KeydbStore({ client, keyPrefix: o.namespace, commandTimeoutMs })
+  const cache = new Cache({ store, ttlMs: 600_000 })
   const template = makeItem(1)
   let written = 0
   await inBatches(o.count, async (i) => {
@@ -51,16 +51,15 @@ async function fill() {
 }
 
 async function read() {
-  const store = new KeydbStore({ client, namespace: o.namespace, commandTimeoutMs })
+  const store = new KeydbStore({ client, keyPrefix: o.namespace, commandTimeoutMs })
   const cache = new Cache({
     store,
-    ttl: 600_000,
+    ttlMs: 600_000,
     // Entries are bounded by bytes here, not by count.
-    l1: { maxEntries: 10_000_000, maxBytes: o.maxBytes!, ttl: 600_000 },
+    l1: { maxEntries: 10_000_000, maxBytes: o.maxBytes!, ttlMs: 600_000 },
   })
-  await cache.ready()
   // Reads that overlap the bus subscription's first reset are (rightly) not kept in L1: start after it.
-  for (let i = 0; i < 100 && !cache.bus.healthy; i++) await new Promise((r) => setTimeout(r, 20))
+  await cache.ready(2_000)
   await new Promise((r) => setTimeout(r, 50))
   const before = snapshot()
   let found = 0

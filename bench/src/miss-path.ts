@@ -18,10 +18,23 @@ interface Admin {
   spans: Record<string, Array<[number, number]>>
   /** Per id: when each origin call answered. */
   originDone: Record<string, number[]>
+  /** fastkey only: store errors, lock waits and circuit changes so far, by kind. */
+  cacheEvents?: Record<string, number>
 }
 
 async function admin(server: ServerProcess): Promise<Admin> {
   return (await (await fetch(`${server.url}/__bench`)).json()) as Admin
+}
+
+/** What the cache reported during a trial, over every process: `error read:FST_… ×n, lockWait filled ×n`. */
+function describeEvents(before: Admin[], after: Admin[]): string {
+  const total = new Map<string, number>()
+  for (const [i, a] of after.entries())
+    for (const [name, n] of Object.entries(a.cacheEvents ?? {})) {
+      const delta = n - (before[i]!.cacheEvents?.[name] ?? 0)
+      if (delta > 0) total.set(name, (total.get(name) ?? 0) + delta)
+    }
+  return total.size === 0 ? 'no cache events' : [...total].map(([name, n]) => `${name} ×${n}`).join(', ')
 }
 
 export interface StampedeRow {
@@ -105,7 +118,9 @@ export async function stampede(o: {
             o.clientCpu === undefined ? {} : { cpu: o.clientCpu },
           )
           const after = await Promise.all(servers.map(admin))
-          row.originCalls.push(after.reduce((sum, a, i) => sum + a.origin - before[i]!.origin, 0))
+          const calls = after.reduce((sum, a, i) => sum + a.origin - before[i]!.origin, 0)
+          row.originCalls.push(calls)
+          if (calls > 1) o.log(`    trial ${t + 1}: ${calls} origin calls; ${describeEvents(before, after)}`)
           row.non200 += result.non200
           last.push(result.lastMs!)
           const requests = after.flatMap((a) => a.spans[path] ?? [])

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { FastkeyVariant } from './fastkey.js'
-import type { Item } from './item.js'
+import { EXTRA_HEADERS, type Item } from './item.js'
 
 /** A server that cannot run yet because what it needs is not built (reported as pending). */
 export class PendingError extends Error {}
@@ -20,6 +20,8 @@ export interface ModeContext {
   bodies: string[]
   ttlMs: number
   swrMs: number
+  /** Seed nodes (`host:port,…`) of the 3-master cluster, for the cluster modes. */
+  clusterNodes?: string
 }
 
 export type ModeGroup = 'floor' | 'fastkey' | 'peer' | 'reference'
@@ -30,6 +32,13 @@ export interface HttpMode {
   group: ModeGroup
   /** Sends `x-cache: HIT` once warm. */
   fastkey: boolean
+  /**
+   * Measured in every (keys × connections) cell of the sweep; the others only in the main cell
+   * (they compare against a sibling mode, not across key counts).
+   */
+  sweep?: boolean
+  /** Runs against the 3-master cluster (skipped when none answers). */
+  cluster?: boolean
   /** Registers `GET /item/:id`; may return a clean-up. */
   setup(app: FastifyInstance, ctx: ModeContext): Promise<void | (() => Promise<void>)>
 }
@@ -37,6 +46,7 @@ export interface HttpMode {
 export const MODES: HttpMode[] = [
   {
     name: 'floor',
+    sweep: true,
     label: 'floor (pre-serialized string)',
     group: 'floor',
     fastkey: false,
@@ -49,7 +59,22 @@ export const MODES: HttpMode[] = [
     },
   },
   {
+    name: 'floor-headers',
+    label: 'floor + 5 headers (reference)',
+    group: 'reference',
+    fastkey: false,
+    async setup(app, ctx) {
+      app.get<{ Params: { id: string } }>('/item/:id', (req, reply) => {
+        const body = ctx.bodies[Number(req.params.id)]
+        if (body === undefined) return reply.code(404).send()
+        for (const [name, value] of EXTRA_HEADERS) reply.header(name, value)
+        return reply.type('application/json').send(body)
+      })
+    },
+  },
+  {
     name: 'fk-l1',
+    sweep: true,
     label: 'fastkey, L1 hit',
     group: 'fastkey',
     fastkey: true,
@@ -57,6 +82,7 @@ export const MODES: HttpMode[] = [
   },
   {
     name: 'fk-keydb',
+    sweep: true,
     label: 'fastkey, KeyDB hit (L1 off)',
     group: 'fastkey',
     fastkey: true,
@@ -78,13 +104,37 @@ export const MODES: HttpMode[] = [
   },
   {
     name: 'fk-keydb-tags',
+    sweep: true,
     label: 'fastkey, KeyDB hit + tags',
     group: 'fastkey',
     fastkey: true,
     setup: fastkey({ l1: false, tags: true }),
   },
   {
+    name: 'fk-l1-headers',
+    label: 'fastkey, L1 hit, 5 stored headers',
+    group: 'fastkey',
+    fastkey: true,
+    setup: fastkey({ l1: true, headers: true }),
+  },
+  {
+    name: 'fk-keydb-headers',
+    label: 'fastkey, KeyDB hit, 5 stored headers',
+    group: 'fastkey',
+    fastkey: true,
+    setup: fastkey({ l1: false, headers: true }),
+  },
+  {
+    name: 'fk-keydb-cluster',
+    label: 'fastkey, KeyDB hit on a 3-master cluster',
+    group: 'fastkey',
+    fastkey: true,
+    cluster: true,
+    setup: fastkey({ l1: false, cluster: true }),
+  },
+  {
     name: 'acd-memory',
+    sweep: true,
     label: 'async-cache-dedupe memory',
     group: 'peer',
     fastkey: false,
@@ -92,6 +142,7 @@ export const MODES: HttpMode[] = [
   },
   {
     name: 'acd-redis',
+    sweep: true,
     label: 'async-cache-dedupe redis',
     group: 'peer',
     fastkey: false,
@@ -99,6 +150,7 @@ export const MODES: HttpMode[] = [
   },
   {
     name: 'bento-memory',
+    sweep: true,
     label: 'bentocache memory',
     group: 'peer',
     fastkey: false,
@@ -106,6 +158,7 @@ export const MODES: HttpMode[] = [
   },
   {
     name: 'bento-redis',
+    sweep: true,
     label: 'bentocache redis',
     group: 'peer',
     fastkey: false,
@@ -113,6 +166,7 @@ export const MODES: HttpMode[] = [
   },
   {
     name: 'bento-l1l2',
+    sweep: true,
     label: 'bentocache L1+L2+bus',
     group: 'peer',
     fastkey: false,
@@ -120,6 +174,7 @@ export const MODES: HttpMode[] = [
   },
   {
     name: 'cm-redis',
+    sweep: true,
     label: 'cache-manager + @keyv/redis',
     group: 'peer',
     fastkey: false,
@@ -127,6 +182,7 @@ export const MODES: HttpMode[] = [
   },
   {
     name: 'redis-get',
+    sweep: true,
     label: 'ioredis GET (reference)',
     group: 'reference',
     fastkey: false,

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { prewarm } from './http-bench.js'
 import type { Loader } from './load.js'
-import { BENCH_DIR, startServer } from './proc.js'
+import { BENCH_DIR, cpuMicros, startServer } from './proc.js'
 
 interface ProfileNode {
   id: number
@@ -85,6 +86,10 @@ export async function profileHotPaths(o: {
   log(line: string): void
   durationS: number
   connections: number
+  /** Each mode is profiled at each of these key counts (ids 1..keys cycled, pre-warmed). */
+  keys: number[]
+  /** Modes to profile (default the floor, the L1 hit and the KeyDB hit). */
+  modes?: string[]
 }): Promise<void> {
   const out = join(BENCH_DIR, '.out')
   mkdirSync(out, { recursive: true })
@@ -94,31 +99,64 @@ export async function profileHotPaths(o: {
     `${o.durationS} s of wrk load (${o.connections} connections) after a 2 s warm-up, server pinned to one core; share of samples by self time. "(idle)" is time the event loop waited for requests.`,
     '',
   ]
-  for (const mode of ['floor', 'fk-l1', 'fk-keydb']) {
-    const server = await startServer(mode, ['--mode', mode, '--prefix', `${o.token}-prof-${mode}`], {
-      cpu: 0,
-    })
+  for (const keys of o.keys)
+    for (const mode of o.modes ?? ['floor', 'fk-l1', 'fk-keydb']) await profileOne(mode, keys)
+
+  async function profileOne(mode: string, keys: number) {
+    const server = await startServer(
+      mode,
+      [
+        '--mode',
+        mode,
+        '--prefix',
+        `${o.token}-prof-${mode}-${keys}`,
+        '--keys',
+        String(keys),
+        '--ttl',
+        '3600000',
+      ],
+      { cpu: 0 },
+    )
     try {
-      await o.load({ url: server.url, durationS: 2, connections: o.connections, cpu: 1 })
+      await prewarm(
+        server,
+        {
+          name: mode,
+          label: mode,
+          group: 'fastkey',
+          args: [],
+          path: '/item/',
+          fastkey: true,
+          maxKeys: keys,
+          countsOrigin: !mode.startsWith('floor'),
+        },
+        1,
+      )
+      await o.load({ url: server.url, keys, durationS: 2, connections: o.connections, cpu: 1 })
       await fetch(`${server.url}/__bench/profile/start`, { method: 'POST' })
+      const cpu0 = cpuMicros(server.pid)
       const result = await o.load({
         url: server.url,
+        keys,
         durationS: o.durationS,
         connections: o.connections,
         cpu: 1,
       })
+      const cpuPerReq = (cpuMicros(server.pid) - cpu0) / Math.max(1, result.requests)
       const profile = (await (
         await fetch(`${server.url}/__bench/profile/stop`, { method: 'POST' })
       ).json()) as CpuProfile
-      const file = join(out, `profile-${mode}.cpuprofile`)
+      const file = join(out, `profile-${mode}-${keys}.cpuprofile`)
       writeFileSync(file, JSON.stringify(profile))
       sections.push(
-        `## ${mode} (${Math.round(result.rps)} req/s while profiling)`,
+        `## ${mode}, ${keys} keys (${Math.round(result.rps)} req/s, ${cpuPerReq.toFixed(1)} server CPU µs/req while profiling)`,
         '',
         summarizeProfile(profile),
         '',
       )
-      o.log(`  ${mode}: ${Math.round(result.rps)} req/s, profile in ${file} (open it in Chrome DevTools)`)
+      o.log(
+        `  ${mode} ${keys} keys: ${Math.round(result.rps)} req/s, ${cpuPerReq.toFixed(1)} µs/req, profile in ${file}`,
+      )
     } finally {
       await server.stop()
     }

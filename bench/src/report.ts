@@ -1,8 +1,9 @@
-import type { ModeResult } from './http-bench.js'
+import type { Cell, CellResult, ModeResult } from './http-bench.js'
 import type { MachineInfo } from './services.js'
 import { fmt, median } from './stats.js'
 import { barChart } from './svg.js'
-import { evaluate, mark, PEER_PAIRS, type Results } from './targets.js'
+import { evaluate, mark, netKeydbCpu, PEER_PAIRS, type Results } from './targets.js'
+import { SATURATION_S } from './workload.js'
 
 export interface RunInfo {
   startedAt: Date
@@ -11,7 +12,10 @@ export interface RunInfo {
   rounds: number
   secondsPerMode: number
   warmupS: number
-  connections: number
+  cells: Cell[]
+  mainCell: number
+  /** How KeyDB's CPU time was read. */
+  keydbCpuHow?: string
   loaderNote: string
   problems: string[]
   command: string
@@ -61,7 +65,8 @@ const table = (header: string[], rows: string[][], align?: string[]) =>
 function httpRows(modes: ModeResult[]): string[][] {
   return modes.map((m) => {
     const errors = m.samples.reduce((s, x) => s + x.errors + x.non2xx, 0)
-    if (m.samples.length === 0) return [m.spec.label, m.pending ?? 'not measured', '', '', '', '', '', '', '']
+    if (m.samples.length === 0)
+      return [m.spec.label, m.pending ?? 'not measured', '', '', '', '', '', '', '', '', '']
     return [
       m.note ? `${m.spec.label} (${m.note})` : m.spec.label,
       fmt(m.rps),
@@ -71,6 +76,8 @@ function httpRows(modes: ModeResult[]): string[][] {
       `${fmt(m.coreUse * 100)} %`,
       `${fmt(m.ratioToFloor, 2)}×`,
       `${fmt(m.cpuRatioToFloor, 2)}×`,
+      fmt(m.keydbCpuUsPerReq, 2),
+      Number.isFinite(m.hitRatio) ? `${fmt(m.hitRatio * 100, 2)} %` : '—',
       String(errors),
     ]
   })
@@ -82,7 +89,7 @@ function httpSection(results: Results, info: RunInfo): string[] {
   const out = [
     '## HTTP hits',
     '',
-    `Medians over ${info.rounds} rounds of ${info.secondsPerMode} s per mode (${info.connections} connections, ${info.loaderNote}). The floor runs before, between every three and after the other modes in each round; each mode's ratio is taken against the floor measured just before and after it, then the median over rounds. "core use" is the share of its core the server used under load: near 100 % the server was the bottleneck; well below, other jobs on the machine or the load generator limited the run, and req/s ratios compress toward 1 while CPU µs per request still compares the work done per request.`,
+    `The main cell: ${fmt(http.keys)} distinct ids, ${http.connections} connections (every mode; the sweep over keys × connections follows). Medians over ${info.rounds} rounds of ${info.secondsPerMode} s per mode (${info.loaderNote}). Every server was pre-warmed over all its ids first, so a window counts hits only; "hits" is 1 − origin calls ÷ requests over its windows. "KeyDB CPU µs/req" is the KeyDB server's own CPU time over the window (${info.keydbCpuHow ?? 'not read'}) ÷ requests; KeyDB is shared with other jobs, so the floor's figure (which never touches KeyDB) is the background. The floor runs before, between every three and after the other modes in each round; each mode's ratio is taken against the floor measured just before and after it, then the median over rounds. "core use" is the share of its core the server used under load: near 100 % the server was the bottleneck; well below, other jobs on the machine or the load generator limited the run, and req/s ratios compress toward 1 while CPU µs per request still compares the work done per request.`,
     '',
     table(
       [
@@ -94,6 +101,8 @@ function httpSection(results: Results, info: RunInfo): string[] {
         'core use',
         '× floor (req/s)',
         '× floor (CPU)',
+        'KeyDB CPU µs/req',
+        'hits',
         'errors',
       ],
       httpRows(http.modes),
@@ -101,6 +110,7 @@ function httpSection(results: Results, info: RunInfo): string[] {
     '',
     '![Throughput relative to the floor](results.svg)',
     '',
+    ...sweepSection(http.cells),
   ]
   const fastkey = ['fk-l1', 'fk-keydb'].filter((n) =>
     http.modes.some((m) => m.spec.name === n && m.samples.length),
@@ -128,6 +138,116 @@ function httpSection(results: Results, info: RunInfo): string[] {
       '',
     )
   }
+  return out
+}
+
+const pct = (v: number) => `${fmt(v, 2)}×`
+
+/** The sweep: every (keys × connections) cell, ratios against the floor of the same cell. */
+function sweepSection(cells: CellResult[]): string[] {
+  if (cells.length < 2) return []
+  const head = (c: CellResult) => `${fmt(c.keys)} k / ${c.connections} c`
+  const names = [
+    ...new Set(cells.flatMap((c) => c.modes.filter((m) => m.spec.sweep).map((m) => m.spec.name))),
+  ]
+  const labelOf = (name: string) => cells[0]!.modes.find((m) => m.spec.name === name)?.spec.label ?? name
+  const at = (c: CellResult, name: string) =>
+    c.modes.find((m) => m.spec.name === name && m.samples.length > 0)
+  const floorRow = [
+    'floor req/s (CPU µs/req)',
+    ...cells.map((c) => {
+      const f = at(c, 'floor')
+      return f ? `${fmt(f.rps)} (${fmt(f.cpuUsPerReq, 1)})` : '—'
+    }),
+  ]
+  const out = [
+    '### HTTP hits by key count and connections',
+    '',
+    'Every cell of the sweep (k: distinct ids the load cycles over, c: wrk connections); each mode divided by the floor measured around it in the same cell, median over rounds, by req/s and in brackets by server CPU µs per request. The lowest hit ratio of each cell is in the last row.',
+    '',
+    table(
+      ['mode', ...cells.map(head)],
+      [
+        floorRow,
+        ...names
+          .filter((n) => n !== 'floor')
+          .map((n) => [
+            labelOf(n),
+            ...cells.map((c) => {
+              const m = at(c, n)
+              return m ? `${pct(m.ratioToFloor)} (${pct(m.cpuRatioToFloor)})` : '—'
+            }),
+          ]),
+        [
+          'lowest hit ratio',
+          ...cells.map((c) => {
+            const hits = c.modes.filter((m) => m.samples.length && Number.isFinite(m.hitRatio))
+            return hits.length ? `${fmt(Math.min(...hits.map((m) => m.hitRatio)) * 100, 2)} %` : '—'
+          }),
+        ],
+      ],
+    ),
+    '',
+    '#### fastkey ÷ peer on the same store, per cell',
+    '',
+    'By req/s, in brackets by server CPU µs per request (per round, each divided by the floor around it; median).',
+    '',
+    table(
+      ['pair', ...cells.map(head)],
+      PEER_PAIRS.map(([peer, fk]) => [
+        `${fk} ÷ ${peer}`,
+        ...cells.map((c) =>
+          at(c, peer) && at(c, fk)
+            ? `${pct(c.pairRatio(fk, peer))} (${pct(c.pairRatio(fk, peer, 'cpu'))})`
+            : '—',
+        ),
+      ]),
+    ),
+    '',
+    '#### KeyDB CPU per request, per cell',
+    '',
+    "KeyDB's own CPU µs per request served, less the background measured during the floor's windows of the same cell (the floor never touches KeyDB; other jobs share this KeyDB). The ratio row is fastkey's KeyDB hit ÷ one plain `GET` per request (target ≤ 1.3×).",
+    '',
+    table(
+      ['mode', ...cells.map(head)],
+      [
+        [
+          'background (floor windows), µs/s',
+          ...cells.map((c) => {
+            const f = at(c, 'floor')
+            return f ? fmt(f.keydbCpuUsPerReq * f.rps) : '—'
+          }),
+        ],
+        ...[
+          'fk-keydb',
+          'fk-keydb-tags',
+          'redis-get',
+          'acd-redis',
+          'bento-redis',
+          'bento-l1l2',
+          'cm-redis',
+          'fk-l1',
+        ]
+          .filter((n) => names.includes(n))
+          .map((n) => [
+            labelOf(n),
+            ...cells.map((c) => {
+              const m = at(c, n)
+              return m ? fmt(netKeydbCpu(c, m), 2) : '—'
+            }),
+          ]),
+        [
+          'fk-keydb ÷ redis-get',
+          ...cells.map((c) => {
+            const fk = at(c, 'fk-keydb')
+            const get = at(c, 'redis-get')
+            return fk && get ? pct(netKeydbCpu(c, fk) / netKeydbCpu(c, get)) : '—'
+          }),
+        ],
+      ],
+    ),
+    '',
+  ]
   return out
 }
 
@@ -207,6 +327,69 @@ function missSection(results: Results): string[] {
   return out
 }
 
+function workloadSection(results: Results): string[] {
+  const w = results.workload
+  if (!w?.length) return []
+  return [
+    '### Workload: two demo instances, Zipf reads, 1 % PATCH',
+    '',
+    `Two demo instances on one KeyDB and one Postgres (10,000 products), one wrk per instance (50 connections each, one Host header): GET /products/:id with Zipf(1.1) ids 89 %, list routes 10 % (/products?limit=20, /categories, /products/featured), PATCH /products/:id 1 %. Warm first (every product read once, then 3 s of the mix), then measured at an offered rate of ${fmt(w[0]!.offeredRps)} req/s (each connection waits an exponential time between requests), then ${SATURATION_S} s closed loop (the most answered). Reads from the cache: HIT or STALE over the reads that carry x-cache (the featured list, 2 % of requests, is cached by the \`@cached\` service and says nothing). Database load: transactions per second of the bench database in pg_stat_database (each autocommit query is one). p50/p99: the worse of the two instances.`,
+    '',
+    table(
+      [
+        'cache',
+        'req/s answered',
+        'p50 ms',
+        'p99 ms',
+        'reads from the cache',
+        'product pages',
+        'lists',
+        'db xact/s',
+        'PATCHes',
+        'errors',
+        'closed loop req/s',
+      ],
+      w.map((r) => [
+        r.cache === 'none' ? 'off' : 'KeyDB',
+        fmt(r.rps),
+        fmt(r.p50Ms, 2),
+        fmt(r.p99Ms, 2),
+        `${fmt(r.cachedReads * 100, 1)} %`,
+        `${fmt(r.cachedProductReads * 100, 1)} %`,
+        `${fmt(r.cachedListReads * 100, 1)} %`,
+        fmt(r.dbTps),
+        fmt(r.patches),
+        fmt(r.errors),
+        fmt(r.saturationRps),
+      ]),
+    ),
+    '',
+  ]
+}
+
+function rssSection(results: Results): string[] {
+  const r = results.rss
+  if (!r) return []
+  return [
+    '### RSS under minutes of hits',
+    '',
+    `${r.mode} on ${fmt(r.keys)} distinct ids, ${r.connections} connections, ${r.minutes} min; the server's memory sampled after each load window.`,
+    '',
+    table(
+      ['after s', 'RSS MiB', 'heap used MiB', 'external + array buffers MiB', 'L1 entries', 'req/s'],
+      r.samples.map((s) => [
+        fmt(s.atS),
+        fmt(s.rssMiB, 1),
+        fmt(s.heapMiB, 1),
+        fmt(s.externalMiB, 1),
+        fmt(s.l1Entries),
+        fmt(s.rps),
+      ]),
+    ),
+    '',
+  ]
+}
+
 function memorySection(results: Results): string[] {
   if (!results.memory?.length) return []
   const mib = (b: number) => fmt(b / 2 ** 20, 1)
@@ -274,6 +457,8 @@ export function markdown(results: Results, info: RunInfo): string {
     ...httpSection(results, info),
     ...missSection(results),
     ...memorySection(results),
+    ...rssSection(results),
+    ...workloadSection(results),
     ...rawRounds(results),
   ].join('\n')}\n`
 }

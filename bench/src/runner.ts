@@ -1,6 +1,7 @@
 /**
  * `pnpm bench` — every scenario, then RESULTS.md and results.svg rewritten. `pnpm bench --smoke` checks
- * the harness in seconds (CI). Options: --rounds N, --duration S, --warmup S, --connections N,
+ * the harness in seconds (CI). Options: --rounds N, --duration S, --warmup S, --keys a,b,c (distinct
+ * ids, swept), --connections a,b,c (wrk connections, swept),
  * --only http,stampede,swr,tags,memory, --modes a,b (HTTP modes), --check (start and check every
  * HTTP mode first), --profile (CPU profiles of the hot paths instead), --no-write.
  */
@@ -9,7 +10,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { checkModes, ITEM_1, runHttp, type ServerSpec } from './http-bench.js'
+import { DEMO_PRODUCTS } from './demo.js'
+import { type Cell, checkModes, ITEM_1, runHttp, type ServerSpec } from './http-bench.js'
 import { autocannonLoad, ensureWrk, type Loader, wrkLoad } from './load.js'
 import { memoryFigure } from './memory-figure.js'
 import { stampede, swr } from './miss-path.js'
@@ -17,22 +19,40 @@ import { MODES } from './modes.js'
 import { BENCH_DIR, killAll } from './proc.js'
 import { profileHotPaths } from './profile.js'
 import { chart, markdown, type RunInfo } from './report.js'
-import { cleanupRedis, createDatabase, machineInfo, REDIS_URL } from './services.js'
+import { rssFlatness } from './rss.js'
+import {
+  cleanupCluster,
+  cleanupRedis,
+  clusterNodes,
+  createDatabase,
+  keydbCpuReader,
+  machineInfo,
+  REDIS_URL,
+} from './services.js'
 import { tagInvalidation } from './tags.js'
 import { evaluate, mark, type Results } from './targets.js'
+import { workload } from './workload.js'
 
 const { values: args } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '5' },
-    duration: { type: 'string', default: '3' },
-    warmup: { type: 'string', default: '2' },
-    connections: { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '1' },
+    keys: { type: 'string', default: '100,1000,10000' },
+    connections: { type: 'string', default: '50,100,256' },
     only: { type: 'string' },
     modes: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    /** Two demo instances, Zipf reads and 1 % PATCHes, cache on vs off (only this scenario). */
+    workload: { type: 'boolean', default: false },
     check: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    /** `--only rss`: minutes of hits on the largest key count (not in the default run). */
+    'rss-minutes': { type: 'string', default: '10' },
+    'workload-seconds': { type: 'string', default: '60' },
+    /** The offered rate of `--workload`, req/s over both demo instances. */
+    'workload-rps': { type: 'string', default: '1000' },
   },
 })
 
@@ -40,7 +60,9 @@ const started = Date.now()
 const runId = randomBytes(3).toString('hex')
 const token = `bench-${runId}`
 const smoke = args.smoke
-const scenarios = new Set((args.only ?? 'http,stampede,swr,tags,memory').split(','))
+const scenarios = new Set(
+  args.workload ? ['workload'] : (args.only ?? 'http,stampede,swr,tags,memory').split(','),
+)
 const log = (line: string) => {
   process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`)
 }
@@ -57,15 +79,55 @@ process.on('SIGTERM', () => {
   process.exit(143)
 })
 
-function itemSpecs(names?: string[]): ServerSpec[] {
-  return MODES.filter((m) => !names || names.includes(m.name)).map((m) => ({
+const list = (value: string) =>
+  value
+    .split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0)
+const keyCounts = smoke ? [100] : list(args.keys)
+const connectionCounts = smoke ? [10] : list(args.connections)
+if (keyCounts.length === 0 || connectionCounts.length === 0)
+  throw new Error(`--keys and --connections take comma-separated positive integers`)
+const cells: Cell[] = keyCounts.flatMap((keys) =>
+  connectionCounts.map((connections) => ({ keys, connections })),
+)
+/** Where the modes outside the sweep run: the cell nearest 1,000 keys and 100 connections (issue 14's). */
+const mainCell = cells.reduce(
+  (best, c, i) => {
+    const d = Math.abs(Math.log(c.keys / 1000)) + Math.abs(Math.log(c.connections / 100))
+    return d < best.d ? { i, d } : best
+  },
+  { i: 0, d: Number.POSITIVE_INFINITY },
+).i
+const maxKeys = Math.max(...keyCounts)
+/** Long enough that no entry expires during a full run (the hits must stay hits). */
+const HTTP_TTL_MS = 7_200_000
+
+function itemSpecs(names?: string[], cluster?: string): ServerSpec[] {
+  return MODES.filter((m) => (!names || names.includes(m.name)) && (!m.cluster || cluster)).map((m) => ({
     name: m.name,
     label: m.label,
     group: m.group,
-    args: ['--mode', m.name, '--prefix', `${token}-${m.name}`, '--redis', REDIS_URL],
+    args: [
+      '--mode',
+      m.name,
+      '--prefix',
+      `${token}-${m.name}`,
+      '--redis',
+      REDIS_URL,
+      '--keys',
+      String(maxKeys),
+      '--ttl',
+      String(HTTP_TTL_MS),
+      ...(m.cluster && cluster ? ['--cluster', cluster] : []),
+    ],
     path: '/item/',
     fastkey: m.fastkey,
     expected: ITEM_1,
+    maxKeys,
+    ...(m.sweep && { sweep: true }),
+    ...(m.cluster && { cluster: true }),
+    countsOrigin: m.group !== 'floor' && m.name !== 'floor-headers',
   }))
 }
 
@@ -95,6 +157,7 @@ function demoSpecs(databaseUrl: string, names?: string[]): ServerSpec[] {
     ],
     path: '/products/',
     fastkey: d.cache !== 'none',
+    maxKeys: DEMO_PRODUCTS,
   }))
 }
 
@@ -124,8 +187,18 @@ async function scenario<T>(name: string, fn: () => Promise<T>): Promise<T | unde
   }
 }
 
+/** The measured servers run the packages' built dist (see PUBLISHED_FLAGS): build them (turbo, cached). */
+function buildPackages(): void {
+  log('building the packages (pnpm build): measured servers run them as published')
+  execFileSync('pnpm', ['run', 'build'], {
+    cwd: join(BENCH_DIR, '..'),
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+}
+
 async function main(): Promise<void> {
   log(smoke ? 'smoke run: checks the harness, measures nothing worth reading' : 'full run')
+  buildPackages()
   log('this machine is noisy (2 shared cores): compare ratios within one run, not absolute req/s across runs')
   let load: Loader = autocannonLoad
   let loaderNote = 'autocannon'
@@ -142,7 +215,7 @@ async function main(): Promise<void> {
     }
   }
   const loaderVersion = loaderNote.startsWith('wrk')
-    ? 'wrk 4.1 (1 thread, Lua script cycling 100 paths)'
+    ? `wrk 4.1 (1 thread, Lua script cycling ${keyCounts.join(' / ')} paths)`
     : 'autocannon'
   const info: RunInfo = {
     startedAt: new Date(started),
@@ -151,7 +224,8 @@ async function main(): Promise<void> {
     rounds: smoke ? 1 : Number(args.rounds),
     secondsPerMode: smoke ? 1 : Number(args.duration),
     warmupS: smoke ? 0 : Number(args.warmup),
-    connections: smoke ? 10 : Number(args.connections),
+    cells,
+    mainCell,
     loaderNote,
     problems,
     command: smoke ? 'pnpm bench --smoke' : 'pnpm bench',
@@ -163,45 +237,103 @@ async function main(): Promise<void> {
       load,
       log,
       durationS: Number(args.duration),
-      connections: info.connections,
+      connections: connectionCounts[0]!,
+      keys: keyCounts,
+      ...(args.modes && { modes: args.modes.split(',') }),
     })
     return
   }
 
   const results: Results = {}
   const database =
-    scenarios.has('http') && !smoke
+    (scenarios.has('http') || scenarios.has('workload')) && !smoke
       ? await createDatabase(runId).catch((e: Error) => {
           problems.push(`no Postgres for the demo scenario: ${e.message}`)
           return undefined
         })
       : undefined
+  const names = args.modes?.split(',')
+  const wantCluster =
+    !smoke && scenarios.has('http') && MODES.some((m) => m.cluster && (!names || names.includes(m.name)))
+  const cluster = wantCluster ? clusterNodes(log) : undefined
+  if (wantCluster && !cluster)
+    problems.push('no Redis Cluster could be started: the cluster mode was not run')
   try {
     results.http = await scenario('http', async () => {
-      const names = args.modes?.split(',')
       if (args.check) {
-        const failures = await checkModes(itemSpecs(names))
+        const failures = await checkModes(itemSpecs(names, cluster?.nodes))
         if (failures.length) throw new Error(failures.join('\n'))
         log('  every mode started and answered as expected')
       }
-      if (smoke) {
-        const specs = itemSpecs(['floor', 'fk-keydb'])
-        return runHttp({ specs, rounds: 1, durationS: 1, warmupS: 0, connections: 10, load, log })
+      const keydb = await keydbCpuReader([REDIS_URL])
+      const clusterCpu = cluster
+        ? await keydbCpuReader(cluster.nodes.split(',').map((n) => `redis://${n}`))
+        : undefined
+      info.keydbCpuHow = keydb.how
+      log(`  KeyDB CPU time from ${keydb.how}`)
+      try {
+        if (smoke) {
+          const specs = itemSpecs(['floor', 'fk-keydb'])
+          return await runHttp({
+            specs,
+            cells,
+            mainCell,
+            rounds: 1,
+            durationS: 1,
+            warmupS: 0,
+            load,
+            log,
+            keydbCpu: keydb.read,
+          })
+        }
+        const specs = itemSpecs(names, cluster?.nodes)
+        if (database) specs.push(...demoSpecs(database.url, names))
+        return await runHttp({
+          specs,
+          cells,
+          mainCell,
+          rounds: info.rounds,
+          durationS: info.secondsPerMode,
+          warmupS: info.warmupS,
+          load,
+          log,
+          serverCpu: SERVER_CPU,
+          loadCpu: LOAD_CPU,
+          keydbCpu: keydb.read,
+          ...(clusterCpu && { clusterCpu: clusterCpu.read }),
+        })
+      } finally {
+        keydb.close()
+        clusterCpu?.close()
       }
-      const specs = itemSpecs(names)
-      if (database) specs.push(...demoSpecs(database.url, names))
-      return runHttp({
-        specs,
-        rounds: info.rounds,
-        durationS: info.secondsPerMode,
-        warmupS: info.warmupS,
-        connections: info.connections,
-        load,
+    })
+    results.workload = await scenario('workload', async () => {
+      if (!database) throw new Error('the workload needs Postgres')
+      return workload({
+        databaseUrl: database.url,
+        redisUrl: REDIS_URL,
+        token,
+        products: 10_000,
+        durationS: Number(args['workload-seconds']),
+        connections: 100,
+        rps: Number(args['workload-rps']),
         log,
-        serverCpu: SERVER_CPU,
-        loadCpu: LOAD_CPU,
       })
     })
+    results.rss = await scenario('rss', () =>
+      rssFlatness({
+        token,
+        load,
+        log,
+        keys: maxKeys,
+        connections: connectionCounts[Math.floor(connectionCounts.length / 2)]!,
+        minutes: smoke ? 0.1 : Number(args['rss-minutes']),
+        everyS: smoke ? 3 : 30,
+        redisUrl: REDIS_URL,
+        serverCpu: SERVER_CPU,
+        loadCpu: LOAD_CPU,
+      }),
+    )
     results.stampede = await scenario('stampede', () =>
       stampede({
         processes: smoke ? [1] : [1, 3],
@@ -249,6 +381,11 @@ async function main(): Promise<void> {
     await database?.drop().catch((e: Error) => log(`could not drop the bench database: ${e.message}`))
     const removed = await cleanupRedis(token).catch(() => -1)
     log(`removed ${removed} keys of this run from Redis`)
+    if (cluster) {
+      const fromCluster = await cleanupCluster(cluster.nodes, token).catch(() => -1)
+      log(`removed ${fromCluster} keys of this run from the cluster`)
+      cluster.stop()
+    }
   }
 
   info.durationS = (Date.now() - started) / 1000
@@ -257,7 +394,7 @@ async function main(): Promise<void> {
     log(`  ${mark(t.met)}${'metCpu' in t ? ` (CPU ${mark(t.metCpu)})` : ''} ${t.name}: ${t.figure}`)
   const md = markdown(results, info)
   const svg = chart(results, info)
-  const write = !smoke && !args['no-write'] && !args.only && !args.modes
+  const write = !smoke && !args['no-write'] && !args.only && !args.modes && !args.workload
   const dir = write ? BENCH_DIR : join(BENCH_DIR, '.out')
   const name = smoke ? 'RESULTS.smoke.md' : 'RESULTS.md'
   mkdirSync(dir, { recursive: true })

@@ -1,5 +1,5 @@
 /**
- * One benchmark server: `server.ts --mode <name> [--ttl ms] [--swr ms] [--origin-ms ms]`.
+ * One benchmark server: `server.ts --mode <name> [--ttl ms] [--swr ms] [--origin-ms ms] [--keys n]`.
  * Listens on a free port of 127.0.0.1 and prints one JSON line: `{"ready":port}`, or
  * `{"pending":reason}` when the mode needs a package that is not built yet (exit 3).
  * `GET /__bench` answers the origin call count, CPU time and memory of this process.
@@ -22,7 +22,12 @@ const { values } = parseArgs({
     'origin-ms': { type: 'string', default: '0' },
     database: { type: 'string' },
     'demo-cache': { type: 'string', default: 'keydb' },
+    'demo-products': { type: 'string' },
     trace: { type: 'boolean', default: false },
+    /** Ids 1..keys are answered (the floor pre-serializes that many bodies). */
+    keys: { type: 'string', default: '100' },
+    /** Seed nodes of a cluster (host:port,…) for the cluster modes. */
+    cluster: { type: 'string' },
   },
 })
 
@@ -92,7 +97,26 @@ function addAdminRoute(app: FastifyInstance): void {
     cpu: process.cpuUsage(),
     memory: process.memoryUsage(),
     l1: app.hasDecorator('cache') ? (app as unknown as { cache: { l1Stats: unknown } }).cache.l1Stats : null,
+    cacheEvents: Object.fromEntries(cacheEvents),
   }))
+}
+
+/** fastkey's store errors (operation:code) and lock waits (outcome) so far: why a miss-path figure is what it is. */
+const cacheEvents = new Map<string, number>()
+
+type CacheEvents = { on(name: string, listener: (e: Record<string, unknown>) => void): void }
+
+function countCacheEvents(app: FastifyInstance): void {
+  if (!app.hasDecorator('cache')) return
+  const events = (app as unknown as { cache: { events?: CacheEvents } }).cache.events
+  if (!events) return
+  const count = (name: string) => cacheEvents.set(name, (cacheEvents.get(name) ?? 0) + 1)
+  events.on('error', (e) => {
+    const error = e.error as { code?: string; message?: string } | undefined
+    count(`error ${String(e.operation)}:${error?.code ?? String(error?.message).slice(0, 80)}`)
+  })
+  events.on('lockWait', (e) => count(`lockWait ${String(e.outcome)}`))
+  events.on('circuit', (e) => count(`circuit ${String(e.state)}`))
 }
 
 async function build(): Promise<{ app: FastifyInstance; cleanup?: () => Promise<void> }> {
@@ -103,6 +127,7 @@ async function build(): Promise<{ app: FastifyInstance; cleanup?: () => Promise<
       values.prefix!,
       values['demo-cache'] as DemoCache,
       addAdminRoute,
+      values['demo-products'] === undefined ? undefined : Number(values['demo-products']),
     )
   const mode = modeByName(values.mode ?? '')
   const app = Fastify({ logger: false })
@@ -111,7 +136,8 @@ async function build(): Promise<{ app: FastifyInstance; cleanup?: () => Promise<
     redisUrl: values.redis!,
     prefix: values.prefix!,
     origin,
-    bodies: itemBodies(),
+    bodies: itemBodies(Number(values.keys)),
+    ...(values.cluster !== undefined && { clusterNodes: values.cluster }),
     ttlMs: Number(values.ttl),
     swrMs: Number(values.swr),
   }
@@ -125,6 +151,7 @@ function say(line: object): void {
 
 try {
   const { app, cleanup } = await build()
+  countCacheEvents(app)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   say({ ready: typeof address === 'object' && address ? address.port : 0 })

@@ -1,8 +1,15 @@
 import { createTagProvider } from '@fastkey/cache-tags'
-import { Cache, encodeEntry, KeydbStore } from '@fastkey/fastify-cache'
+import { Cache, KeydbStore } from '@fastkey/fastify-cache'
+import { encodeEntry, type SealResult } from '@fastkey/fastify-cache/extension'
 import { Redis } from 'ioredis'
 import { itemBodies } from './item.js'
 import { median } from './stats.js'
+
+/** The recorded versions of a seal the benchmark expects to succeed (no invalidation runs meanwhile). */
+export function recordedOf(result: SealResult): string {
+  if (!('recorded' in result)) throw new Error(`seal refused: ${result.refused}`)
+  return result.recorded
+}
 
 export interface TagRow {
   entries: number
@@ -31,7 +38,7 @@ export async function tagInvalidation(o: {
   log(line: string): void
 }): Promise<TagRow[]> {
   const client = new Redis(o.redisUrl)
-  const store = new KeydbStore({ client, namespace: o.namespace })
+  const store = new KeydbStore({ client, keyPrefix: o.namespace })
   const tags = createTagProvider()
   const cache = new Cache({ store, tags })
   await cache.ready()
@@ -39,7 +46,7 @@ export async function tagInvalidation(o: {
   const rows: TagRow[] = []
 
   const fill = async (tag: string, n: number): Promise<string[]> => {
-    const recorded = (await tags.seal(await tags.begin([tag]), [tag]))!
+    const recorded = recordedOf(await tags.seal(await tags.begin([tag]), [tag]))
     const value = encodeEntry({
       status: 200,
       contentType: 'application/json',
@@ -48,6 +55,8 @@ export async function tagInvalidation(o: {
       freshMs: TTL_MS,
       staleMs: 0,
       graceMs: 0,
+      loadMs: 0,
+      headers: {},
       negative: false,
       body,
     })

@@ -1,8 +1,10 @@
-import type { HttpResult } from './http-bench.js'
+import type { CellResult, HttpResult, ModeResult } from './http-bench.js'
 import type { MemoryRow } from './memory-figure.js'
 import type { StampedeRow, SwrResult } from './miss-path.js'
+import type { RssResult } from './rss.js'
 import { fmt } from './stats.js'
 import type { TagRow } from './tags.js'
+import type { WorkloadRow } from './workload.js'
 
 export interface Results {
   http?: HttpResult | undefined
@@ -10,6 +12,8 @@ export interface Results {
   swr?: SwrResult | undefined
   tags?: TagRow[] | undefined
   memory?: MemoryRow[] | undefined
+  rss?: RssResult | undefined
+  workload?: WorkloadRow[] | undefined
 }
 
 export interface Target {
@@ -36,32 +40,107 @@ const x = (v: number) => `${fmt(v, 2)}×`
 export function evaluate(r: Results): Target[] {
   const targets: Target[] = []
   const mode = (name: string) => r.http?.modes.find((m) => m.spec.name === name && m.samples.length > 0)
+  const cells = r.http?.cells ?? []
+  const cellName = (c: CellResult) => `${fmt(c.keys)} keys/${c.connections} conn`
+  const modeIn = (c: CellResult, name: string) =>
+    c.modes.find((m) => m.spec.name === name && m.samples.length > 0)
+  /** A floor target judged in every cell of the sweep: met only when every cell meets it. */
   const floorTarget = (name: string, label: string, goal: number) => {
-    const m = mode(name)
+    const rows = cells.flatMap((c) => {
+      const m = modeIn(c, name)
+      return m ? [{ c, m }] : []
+    })
+    const worst = (key: 'ratioToFloor' | 'cpuRatioToFloor') =>
+      rows.reduce((a, b) => (b.m[key] < a.m[key] ? b : a), rows[0]!)
+    const w = rows.length ? worst('ratioToFloor') : undefined
+    const wc = rows.length ? worst('cpuRatioToFloor') : undefined
+    const met = rows.filter((row) => row.m.ratioToFloor >= goal).length
+    const metCpu = rows.filter((row) => row.m.cpuRatioToFloor >= goal).length
     targets.push({
-      name: `${label} ≥ ${goal}× floor`,
-      met: m ? m.ratioToFloor >= goal : undefined,
-      metCpu: m ? m.cpuRatioToFloor >= goal : undefined,
-      figure: m ? `${x(m.ratioToFloor)} by req/s, ${x(m.cpuRatioToFloor)} by CPU` : 'not measured',
+      name: `${label} ≥ ${goal}× floor, in every cell`,
+      met: rows.length ? met === rows.length : undefined,
+      metCpu: rows.length ? metCpu === rows.length : undefined,
+      figure: rows.length
+        ? `met in ${met} of ${rows.length} cells by req/s, ${metCpu} by CPU; worst ${x(w!.m.ratioToFloor)} by req/s (${cellName(w!.c)}), ${x(wc!.m.cpuRatioToFloor)} by CPU (${cellName(wc!.c)}); range ${x(Math.min(...rows.map((row) => row.m.ratioToFloor)))}–${x(Math.max(...rows.map((row) => row.m.ratioToFloor)))}`
+        : 'not measured',
     })
   }
   floorTarget('fk-l1', 'L1 hit', 0.92)
   floorTarget('fk-keydb', 'KeyDB-only hit', 0.85)
+  floorTarget('fk-keydb-tags', 'KeyDB hit with tags', 0.8)
 
-  const pairs = PEER_PAIRS.filter(([peer, fk]) => mode(peer) && mode(fk)).map(([peer, fk]) => ({
-    peer,
-    fk,
-    ratio: r.http!.pairRatio(fk, peer),
-    cpu: r.http!.pairRatio(fk, peer, 'cpu'),
-  }))
+  const pairs = cells.flatMap((c) =>
+    PEER_PAIRS.filter(([peer, fk]) => modeIn(c, peer) && modeIn(c, fk)).map(([peer, fk]) => ({
+      c,
+      peer,
+      fk,
+      ratio: c.pairRatio(fk, peer),
+      cpu: c.pairRatio(fk, peer, 'cpu'),
+    })),
+  )
+  const behind = pairs.filter((p) => !(p.ratio > 1))
+  const behindCpu = pairs.filter((p) => !(p.cpu > 1))
   targets.push({
-    name: 'ahead of every peer on the same store',
-    met: pairs.length > 0 ? pairs.every((p) => p.ratio > 1) : undefined,
-    metCpu: pairs.length > 0 ? pairs.every((p) => p.cpu > 1) : undefined,
+    name: 'ahead of every peer on the same store, in every cell',
+    met: pairs.length > 0 ? behind.length === 0 : undefined,
+    metCpu: pairs.length > 0 ? behindCpu.length === 0 : undefined,
     figure:
       pairs.length === 0
         ? 'not measured'
-        : pairs.map((p) => `${p.fk} ÷ ${p.peer} ${x(p.ratio)} (CPU ${x(p.cpu)})`).join(', '),
+        : `ahead in ${pairs.length - behind.length} of ${pairs.length} (pair, cell) by req/s, ${pairs.length - behindCpu.length} by CPU${
+            behind.length
+              ? `; behind by req/s: ${behind.map((p) => `${p.fk} ÷ ${p.peer} ${x(p.ratio)} (CPU ${x(p.cpu)}) at ${cellName(p.c)}`).join(', ')}`
+              : ''
+          }`,
+  })
+
+  const kdb = cells.flatMap((c) => {
+    const fk = modeIn(c, 'fk-keydb')
+    const get = modeIn(c, 'redis-get')
+    if (!fk || !get) return []
+    return [{ c, fk: netKeydbCpu(c, fk), get: netKeydbCpu(c, get) }]
+  })
+  const kdbMet = kdb.filter((k) => k.fk / k.get <= 1.3).length
+  targets.push({
+    name: 'KeyDB CPU per KeyDB hit ≤ 1.3× a plain GET per request, in every cell',
+    met: kdb.length ? kdbMet === kdb.length : undefined,
+    figure: kdb.length
+      ? `met in ${kdbMet} of ${kdb.length} cells; ${kdb.map((k) => `${cellName(k.c)}: ${fmt(k.fk, 2)} ÷ ${fmt(k.get, 2)} µs = ${x(k.fk / k.get)}`).join('; ')}`
+      : 'not measured',
+  })
+  const main = cells.find((c) => c.main)
+  const cl = main && modeIn(main, 'fk-keydb-cluster') && modeIn(main, 'fk-keydb')
+  targets.push({
+    name: 'KeyDB hit on a 3-master cluster ≥ 0.9× standalone',
+    met: cl ? main.pairRatio('fk-keydb-cluster', 'fk-keydb') >= 0.9 : undefined,
+    metCpu: cl ? main.pairRatio('fk-keydb-cluster', 'fk-keydb', 'cpu') >= 0.9 : undefined,
+    figure: cl
+      ? `fk-keydb-cluster ÷ fk-keydb ${x(main.pairRatio('fk-keydb-cluster', 'fk-keydb'))} by req/s, ${x(main.pairRatio('fk-keydb-cluster', 'fk-keydb', 'cpu'))} by CPU (${cellName(main)})`
+      : 'not measured',
+  })
+  for (const [name, label, goal] of [
+    ['fk-l1-headers', 'L1 hit replaying 5 stored headers', 0.92],
+    ['fk-keydb-headers', 'KeyDB hit replaying 5 stored headers', 0.85],
+  ] as const) {
+    const m = main && modeIn(main, name)
+    const fh = main && modeIn(main, 'floor-headers')
+    targets.push({
+      name: `${label} ≥ ${goal}× floor`,
+      met: m ? m.ratioToFloor >= goal : undefined,
+      metCpu: m ? m.cpuRatioToFloor >= goal : undefined,
+      figure: m
+        ? `${x(m.ratioToFloor)} by req/s, ${x(m.cpuRatioToFloor)} by CPU (${cellName(main)}; a floor setting the same 5 headers: ${fh ? `${x(fh.ratioToFloor)}, CPU ${x(fh.cpuRatioToFloor)}` : 'not measured'})`
+        : 'not measured',
+    })
+  }
+  const counted = cells.flatMap((c) => c.modes.filter((m) => m.samples.length && Number.isFinite(m.hitRatio)))
+  const minHit = counted.length ? Math.min(...counted.map((m) => m.hitRatio)) : Number.NaN
+  targets.push({
+    name: 'every measured window is hits (≥ 99.9 % of requests served without an origin call)',
+    met: counted.length ? minHit >= 0.999 : undefined,
+    figure: counted.length
+      ? `lowest hit ratio of any mode in any cell: ${fmt(minHit * 100, 2)} %`
+      : 'not measured',
   })
 
   const multi = r.stampede?.filter((row) => row.label === 'fastkey' && row.processes > 1)
@@ -128,7 +207,36 @@ export function evaluate(r: Results): Target[] {
           .join('; ')
       : 'not measured',
   })
+  const on = r.workload?.find((w) => w.cache === 'keydb')
+  const off = r.workload?.find((w) => w.cache === 'none')
+  targets.push({
+    name: 'workload: ≥ 95 % of reads from the cache, database load cut ≥ 20×, p99 < 20 ms',
+    met: on && off ? on.cachedReads >= 0.95 && off.dbTps / on.dbTps >= 20 && on.p99Ms < 20 : undefined,
+    figure:
+      on && off
+        ? `at ${fmt(on.offeredRps)} req/s offered: reads from the cache ${fmt(on.cachedReads * 100, 1)} %, database ${fmt(off.dbTps)} → ${fmt(on.dbTps)} xact/s (${x(off.dbTps / on.dbTps)} fewer), p99 ${fmt(on.p99Ms, 1)} ms at ${fmt(on.rps)} req/s answered (cache off: ${fmt(off.rps)} req/s, p99 ${fmt(off.p99Ms, 1)} ms); closed loop ${fmt(on.saturationRps)} vs ${fmt(off.saturationRps)} req/s`
+        : 'not measured (`pnpm bench --workload`)',
+  })
+  const rss = r.rss
+  targets.push({
+    name: 'RSS flat over minutes of hits on the largest key count (median of the second half ≤ 1.1× the first half)',
+    met: rss ? rss.growth <= 1.1 : undefined,
+    figure: rss
+      ? `${rss.minutes} min on ${fmt(rss.keys)} keys (${rss.mode}): RSS ${fmt(Math.min(...rss.samples.map((s) => s.rssMiB)), 1)}–${fmt(Math.max(...rss.samples.map((s) => s.rssMiB)), 1)} MiB, second half ÷ first half ${x(rss.growth)}`
+      : 'not measured (`pnpm bench --only rss`)',
+  })
   return targets
+}
+
+/**
+ * KeyDB CPU µs per request of a mode, less the background (other clients of the shared KeyDB): the
+ * floor's KeyDB CPU per second in the same cell, spread over the mode's requests per second.
+ */
+export function netKeydbCpu(c: CellResult, m: ModeResult): number {
+  const floor = c.modes.find((f) => f.spec.name === 'floor' && f.samples.length > 0)
+  if (!floor || m.spec.name === 'floor') return m.keydbCpuUsPerReq
+  const background = floor.keydbCpuUsPerReq * floor.rps
+  return Math.max(0, m.keydbCpuUsPerReq - background / m.rps)
 }
 
 /** Server span of the same burst on the floor route (no cache, no origin), same process count. */
