@@ -20,7 +20,7 @@ import type { ScenarioContext } from './scenario.js'
  * The breaker opens after 3 consecutive failures and probes again after 250 ms.
  */
 export const FAST = Object.freeze({
-  storeTimeoutMs: 150,
+  commandTimeoutMs: 150,
   breaker: Object.freeze({ failureThreshold: 3, cooldownMs: 250 }),
 })
 
@@ -54,7 +54,8 @@ export async function buildApp(ctx: ScenarioContext, options: AppOptions): Promi
   const tags = options.tags ? createTagProvider(options.tags === true ? {} : options.tags) : undefined
   await app.register(fastifyCache, {
     ...(options.keydb === false && { keydb: false }),
-    storeTimeoutMs: FAST.storeTimeoutMs,
+    // A store passed in carries its own deadline (the plugin refuses both).
+    ...(options.cache?.store === undefined && { commandTimeoutMs: FAST.commandTimeoutMs }),
     breaker: FAST.breaker,
     ...(tags && { tags }),
     ...options.cache,
@@ -67,7 +68,11 @@ export async function buildApp(ctx: ScenarioContext, options: AppOptions): Promi
   return app
 }
 
-/** A namespace no other test uses (fastify-cache accepts `[A-Za-z0-9_.-]{1,64}`), removed at the end. */
+/**
+ * A namespace no other test uses (fastify-cache accepts `[A-Za-z0-9_.-]{1,64}`), removed at the end
+ * together with the namespaces scenarios derive from it (`<namespace>-r`, `<namespace>-svc`): the
+ * random part makes `<namespace>*` ours alone.
+ */
 export async function sharedRedisNamespace(
   ctx: ScenarioContext,
   label: string,
@@ -78,7 +83,7 @@ export async function sharedRedisNamespace(
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 })
     try {
       await client.connect()
-      await cleanupPrefix(client, `${namespace}:`)
+      await cleanupPrefix(client, namespace)
     } finally {
       client.disconnect()
     }
@@ -111,7 +116,7 @@ export function keydbEngine(
   namespace: string,
   options: Omit<CacheOptions, 'store'> = {},
 ): Cache {
-  const store = new KeydbStore({ client, namespace, commandTimeoutMs: FAST.storeTimeoutMs })
+  const store = new KeydbStore({ client, keyPrefix: namespace, commandTimeoutMs: FAST.commandTimeoutMs })
   const cache = new Cache({ store, breaker: FAST.breaker, ...options })
   ctx.defer(async () => {
     await cache.close()

@@ -129,21 +129,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-/** Polls `check` every `everyMs` until it is true or `timeoutMs` passed; resolves the time it took. */
-export async function waitUntil(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  everyMs = 25,
-): Promise<number | undefined> {
-  const started = performance.now()
-  while (performance.now() - started < timeoutMs) {
-    if (await check()) return performance.now() - started
-    await sleep(everyMs)
-  }
-  return undefined
-}
-
-export { deferred } from '@fastkey/test-services'
+export { deferred, waitUntil } from '@fastkey/test-services'
 
 function header(value: string | string[] | number | undefined): string | undefined {
   if (value === undefined) return undefined

@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { databaseUrl } from '@fastkey/test-services'
+import { databaseUrl, redisServerBinary } from '@fastkey/test-services'
 import postgres from 'postgres'
 import { ordered, renderReport } from './report.js'
 import { clearResults, readResults } from './results.js'
@@ -34,7 +34,7 @@ function tryText(run: () => string): string {
 }
 
 async function environment(load: number[]): Promise<string[]> {
-  const redis = tryText(() => execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))
+  const redis = tryText(() => execFileSync(redisServerBinary(), ['--version'], { encoding: 'utf8' }))
   let pg = 'unknown'
   try {
     const sql = postgres(await databaseUrl(), { max: 1, onnotice: () => {} })

@@ -14,7 +14,7 @@ const AREAS: Array<{ area: Area; title: string }> = [
   { area: 'stampede', title: 'Stampedes and locks' },
   { area: 'races', title: 'Invalidation races' },
   { area: 'cluster', title: 'Redis Cluster' },
-  { area: 'server', title: 'Server modes: replica, out of memory, eviction' },
+  { area: 'server', title: 'Server modes: replica, Sentinel, out of memory, eviction' },
   { area: 'values', title: 'Values and clocks' },
   { area: 'security', title: 'Security' },
 ]
@@ -58,7 +58,7 @@ export function renderReport(results: readonly ScenarioResult[], info: RunInfo):
     '',
     '## How to read it',
     '',
-    "Every scenario also asserts, beyond its own criterion: no unhandled rejection, no uncaught exception, the event loop never blocked for 100 ms or more, every throwaway server stopped, and nothing left running (sockets, servers and processes back to their count before the scenario, per `process.getActiveResourcesInfo()`; every timer the scenario created fired or cleared, unref'd ones included). The apps use `storeTimeoutMs: 150` and a breaker opening after 3 failures for 250 ms (short, to keep the run fast); everything else is the packages' defaults unless the scenario says otherwise.",
+    "Every scenario also asserts, beyond its own criterion: no unhandled rejection, no uncaught exception, the event loop never blocked for 100 ms or more, every throwaway server stopped, and nothing left running (sockets, servers and processes back to their count before the scenario, per `process.getActiveResourcesInfo()`; every timer the scenario created fired or cleared, unref'd ones included). The apps use `commandTimeoutMs: 150` and a breaker opening after 3 failures for 250 ms (short, to keep the run fast); everything else is the packages' defaults unless the scenario says otherwise.",
     '',
     'The event loop is measured two ways (column "Loop blocked / delay"). **Delay** is the largest delay `monitorEventLoopDelay` saw (10 ms resolution): on this shared 2-core machine it includes time the OS gave other processes. **Blocked** is the largest stall during which this process was using the CPU (a 10 ms sampler sets each stall against `process.cpuUsage()`): what the code under test, the harness or the garbage collector blocked. The 100 ms limit is asserted on **blocked**; on a dedicated machine both are the same. A synchronous wait that uses no CPU (sync I/O) would show only in **delay**: none of the packages does one.',
     '',

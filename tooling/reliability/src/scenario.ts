@@ -14,6 +14,11 @@ export interface ScenarioSpec {
   /** The pass criterion, as the test asserts it (report column). */
   criterion: string
   timeoutMs?: number
+  /**
+   * The event-loop delay this scenario is held to, ms (default EVENT_LOOP_DELAY_LIMIT_MS): only for
+   * one whose load itself holds the loop (a burst), said in its criterion.
+   */
+  eventLoopLimitMs?: number
   /** A reason to skip (said loudly and recorded in the report), e.g. a missing binary. */
   skip?: string | undefined
 }
@@ -194,6 +199,7 @@ export async function runScenario(
   }
   const loopFigures = loop.stop()
   const blockedMs = round(loopFigures.blockedMaxMs)
+  const loopLimitMs = spec.eventLoopLimitMs ?? EVENT_LOOP_DELAY_LIMIT_MS
   const running = servers.filter((s) => s.running).map((s) => `redis-server :${s.port}`)
   timers.restore()
   const left = await settledLeftovers(baseline, timers, options.settleMs ?? RESOURCE_SETTLE_MS)
@@ -202,8 +208,8 @@ export async function runScenario(
   const checks = [
     rejections.length > 0 && `${rejections.length} unhandled rejection(s): ${describeError(rejections[0])}`,
     exceptions.length > 0 && `${exceptions.length} uncaught exception(s): ${describeError(exceptions[0])}`,
-    blockedMs >= EVENT_LOOP_DELAY_LIMIT_MS &&
-      `event-loop blocked ${blockedMs} ms >= ${EVENT_LOOP_DELAY_LIMIT_MS} ms (delay ${round(loopFigures.delayMaxMs)} ms)`,
+    blockedMs >= loopLimitMs &&
+      `event-loop blocked ${blockedMs} ms >= ${loopLimitMs} ms (delay ${round(loopFigures.delayMaxMs)} ms)`,
     running.length > 0 && `servers still running: ${running.join(', ')}`,
     left.length > 0 && `left running: ${left.join(', ')}`,
   ].filter((c): c is string => typeof c === 'string')

@@ -20,7 +20,7 @@ export async function warmUp(): Promise<void> {
   const app = Fastify({ logger: false })
   try {
     await app.register(fastifyKeydb, { url })
-    await app.register(fastifyCache, { namespace, tags: createTagProvider() })
+    await app.register(fastifyCache, { keyPrefix: namespace, tags: createTagProvider() })
     await app.register(fastifyCacheTags)
     await app.register(fastifyCacheMetrics, { registry: new Registry() })
     app.get('/w/:id', { config: { cache: { tags: () => ['warm'] } } }, async (req) => req.params)

@@ -1,6 +1,8 @@
+import { Cache, KeydbStore } from '@fastkey/fastify-cache'
 import type { FastifyInstance } from 'fastify'
+import { Cluster } from 'ioredis'
 import { afterAll, beforeAll, describe, expect } from 'vitest'
-import { buildApp } from '../src/apps.js'
+import { buildApp, FAST } from '../src/apps.js'
 import { clusterUnavailable, startCluster, type ThrowawayCluster } from '../src/cluster.js'
 import { Figures } from '../src/figures.js'
 import { burst, expectOk, load, loadFor, shoot, sleep, waitUntil } from '../src/load.js'
@@ -9,6 +11,10 @@ import { type ScenarioContext, scenario } from '../src/scenario.js'
 import { warmUp } from '../src/warm-up.js'
 
 const skip = clusterUnavailable()
+const FROZEN_KEYS = 30
+/** Below the cluster's node timeout (1 s): the other masters keep the cluster up. */
+const FROZEN_MS = 700
+const FROZEN_L1_TTL_MS = 5_000
 let cluster: ThrowawayCluster | undefined
 
 /** The first cluster client of the process pays one-off costs (code paths, script loading): unmeasured. */
@@ -23,7 +29,7 @@ async function warmUpCluster(c: ThrowawayCluster): Promise<void> {
     const app = await buildApp(ctx as unknown as ScenarioContext, {
       keydb: { cluster: { nodes: c.nodes } },
       tags: true,
-      cache: { namespace: 'warm' },
+      cache: { keyPrefix: 'warm' },
       routes: (app) =>
         app.get('/w/:id', { config: { cache: { tags: () => ['w'] } } }, async (req) => req.params),
     })
@@ -55,7 +61,7 @@ describe('Redis Cluster (a throwaway 3-master cluster of our own)', () => {
       id: 'cluster-lua-scripts',
       area: 'cluster',
       title: 'Every Lua script on the cluster',
-      did: 'app on the cluster with cache-tags: 100 cold and 100 warm requests over 100 keys, 10 concurrent (batched reads per slot), fills with and without the lock, entries with 3 tags, service getOrSet/delete of 20 keys, a 4-tag invalidation, clear(); stats reset on every master first',
+      did: 'app on the cluster with cache-tags: 100 cold and 100 warm requests over 100 keys, 10 concurrent (batched reads per slot), fills with and without the lock, entries with 3 tags, 20 requests to a route whose responses vary on accept-language, service getOrSet/delete of 20 keys, a 4-tag invalidation, clear(); stats reset on every master first',
       criterion:
         'no cache error event (deadline timeouts counted apart); no CROSSSLOT in INFO errorstats on any master; every script the engine and cache-tags define ran on some master (SCRIPT EXISTS)',
       skip,
@@ -68,7 +74,7 @@ describe('Redis Cluster (a throwaway 3-master cluster of our own)', () => {
       const app = await buildApp(ctx, {
         keydb: { cluster: { nodes: c.nodes } },
         tags: true,
-        cache: { namespace: 'lua' },
+        cache: { keyPrefix: 'lua' },
         routes: (app) => {
           const tags = (req: { params: unknown }) => {
             const id = Number((req.params as { id: string }).id)
@@ -80,6 +86,11 @@ describe('Redis Cluster (a throwaway 3-master cluster of our own)', () => {
           app.get('/b/:id', { config: { cache: { lock: false } } }, (req) =>
             origin.fetch((req.params as { id: string }).id),
           )
+          // A response that varies on a request header: its URL's vary marker (fkVary).
+          app.get('/v/:id', { config: { cache: {} } }, (req, reply) => {
+            reply.header('vary', 'accept-language')
+            return origin.fetch((req.params as { id: string }).id)
+          })
         },
       })
       const errors: string[] = []
@@ -99,6 +110,12 @@ describe('Redis Cluster (a throwaway 3-master cluster of our own)', () => {
       const warm = await load(100, 10, (i) => shoot(app, urls[i]!, fig))
       expectOk(fig, warm, 'warm')
       fig.set('warm hits', warm.filter((s) => s.xCache === 'HIT').length)
+      const languages = ['en', 'fr']
+      const varied = await load(20, 10, (i) =>
+        shoot(app, { url: `/v/${i % 10}`, headers: { 'accept-language': languages[i % 2]! } }, fig),
+      )
+      expectOk(fig, varied, 'varying')
+      await app.cache.drain()
       const keys = Array.from({ length: 20 }, (_, i) => `svc:${i}`)
       for (const key of keys) await app.cache.getOrSet(key, () => ({ key }), { tags: ['svc', `k:${key}`] })
       await app.cache.delete(keys)
@@ -143,7 +160,7 @@ describe('Redis Cluster (a throwaway 3-master cluster of our own)', () => {
       title: 'Cluster master killed',
       did: 'app on the cluster, 60 keys warm; load of 10 concurrent requests for 3 s while one master is SIGKILLed (the cluster goes down once the others mark it failed, 1 s node timeout); the master restarted afterwards',
       criterion:
-        '0 non-2xx (degrades to the origin); every request within storeTimeoutMs + origin + 250 ms; caching resumes (HIT) after the master is back, without an app restart',
+        '0 non-2xx (degrades to the origin); every request within commandTimeoutMs + origin + 250 ms; caching resumes (HIT) after the master is back, without an app restart',
       skip,
       timeoutMs: 90_000,
     },
@@ -153,7 +170,7 @@ describe('Redis Cluster (a throwaway 3-master cluster of our own)', () => {
       const origin = new Origin(fig, 10)
       const app = await buildApp(ctx, {
         keydb: { cluster: { nodes: c.nodes } },
-        cache: { namespace: 'mk' },
+        cache: { keyPrefix: 'mk' },
         routes: (app) => origin.route(app),
       })
       const circuit: string[] = []
@@ -186,6 +203,112 @@ describe('Redis Cluster (a throwaway 3-master cluster of our own)', () => {
       expect(fig.details).toEqual([])
       expect(slowest).toBeLessThan(150 + 10 + 250)
       expect(hit).toBeDefined()
+    },
+  )
+
+  scenario(
+    {
+      id: 'cluster-master-frozen-during-writes',
+      area: 'cluster',
+      title: 'A cluster master frozen while writes invalidate (the bus keeps working)',
+      did: `instances A and B on the cluster (L1 on, l1.ttlMs ${FROZEN_L1_TTL_MS}), ${FROZEN_KEYS} keys written by A and read by B (in B's L1); one master SIGSTOPped for ${FROZEN_MS} ms (below the node timeout: the cluster stays up, its other masters and the bus answer); A delete()s every key; B and A read every key every 20 ms from the freeze until 2 s after A's held deletes were replayed`,
+      criterion:
+        "from the first delete that meets the frozen master on, deletes reject FST_CACHE_INVALIDATION_PENDING (held; a later delete replays the held ones first, so it is held too while the master is frozen); no instance serves an old value after its delete, from L1 or from the master once it is back with the old entries (B sees no gap of its own: A's holding heartbeat tells it); the held deletes are replayed once the master answers",
+      skip,
+      timeoutMs: 60_000,
+    },
+    async (ctx) => {
+      const { fig } = ctx
+      const c = cluster!
+      const instance = async () => {
+        const client = new Cluster(c.nodes, {
+          enableOfflineQueue: false,
+          redisOptions: { maxRetriesPerRequest: 0 },
+          lazyConnect: true,
+        })
+        client.on('error', () => {})
+        await client.connect()
+        const store = new KeydbStore({ client, keyPrefix: 'frozen', commandTimeoutMs: FAST.commandTimeoutMs })
+        const cache = new Cache({
+          store,
+          breaker: FAST.breaker,
+          l1: { maxEntries: 1_000, ttlMs: FROZEN_L1_TTL_MS },
+        })
+        ctx.defer(async () => {
+          await cache.close()
+          await store.close()
+          client.disconnect()
+        })
+        return cache
+      }
+      const [a, b] = [await instance(), await instance()]
+      await Promise.all([a.ready(), b.ready()])
+      await sleep(300) // each has heard the other
+      const keys = Array.from({ length: FROZEN_KEYS }, (_, i) => `k${i}`)
+      for (const key of keys) {
+        await a.set(key, `old-${key}`, { ttlMs: 60_000 })
+        if ((await b.get(key)) !== `old-${key}`) fig.error(`B could not read ${key} before the freeze`)
+      }
+
+      const deleted = new Set<string>()
+      const readAll = async () => {
+        for (const [name, cache] of [
+          ['A', a],
+          ['B', b],
+        ] as const)
+          for (const key of deleted) {
+            fig.requests++
+            const value = await cache.get(key)
+            if (value === `old-${key}`) fig.violation(`${name} served ${key} = ${value} after its delete`)
+          }
+      }
+      await c.servers[1]!.pause()
+      const frozenAt = performance.now()
+      let pending = 0
+      for (const key of keys) {
+        const outcome = await a.delete(key).then(
+          () => 'resolved',
+          (error: { code?: string }) => error.code ?? 'error',
+        )
+        deleted.add(key)
+        if (outcome === 'FST_CACHE_INVALIDATION_PENDING') pending++
+        else if (outcome !== 'resolved') fig.error(`delete(${key}) ended ${outcome}`)
+        await readAll()
+      }
+      while (performance.now() - frozenAt < FROZEN_MS) {
+        await readAll()
+        await sleep(20)
+      }
+      c.servers[1]!.resume()
+      const resumedAt = performance.now()
+      const replayed = await waitUntil(
+        async () => {
+          await readAll()
+          return a.pendingInvalidations.keys === 0
+        },
+        10_000,
+        20,
+      )
+      const until = performance.now() + 2_000
+      while (performance.now() < until) {
+        await readAll()
+        await sleep(20)
+      }
+      await a.set('after', 'fresh', { ttlMs: 60_000 })
+      const resumed = await waitUntil(async () => (await b.get('after')) === 'fresh', 5_000, 50)
+
+      fig.set('deletes held', `${pending} of ${FROZEN_KEYS}`)
+      fig.set(
+        'held deletes replayed after the master resumed, ms',
+        replayed === undefined ? 'never' : Math.round(performance.now() - resumedAt),
+      )
+      fig.set('caching resumed on B', resumed !== undefined)
+
+      expect(fig.errors).toBe(0)
+      expect(fig.violations).toBe(0)
+      expect(pending).toBeGreaterThan(0)
+      expect(replayed).toBeDefined()
+      expect(resumed).toBeDefined()
     },
   )
 })

@@ -11,7 +11,7 @@ const ORIGIN_MS = 20
 // Scheduling margin on a shared 2-core machine (timers, the 100 ms event-loop budget); less than a
 // second deadline (+150 ms) would need, so a request that waits on two deadlines fails the bound.
 const SLACK_MS = 120
-const LATENCY_BOUND_MS = FAST.storeTimeoutMs + ORIGIN_MS + SLACK_MS
+const LATENCY_BOUND_MS = FAST.commandTimeoutMs + ORIGIN_MS + SLACK_MS
 
 async function itemsApp(ctx: ScenarioContext, server: RedisProcess, connectTimeoutMs?: number) {
   const origin = new Origin(ctx.fig, ORIGIN_MS)
@@ -19,7 +19,7 @@ async function itemsApp(ctx: ScenarioContext, server: RedisProcess, connectTimeo
     keydb: { url: server.url, ...(connectTimeoutMs && { connectTimeoutMs }) },
     // Booting without KeyDB: the app is ready when a user's would be, bus or not.
     waitForBus: connectTimeoutMs === undefined,
-    cache: { defaults: { ttl: 60_000 } },
+    cache: { defaults: { ttlMs: 60_000 } },
     routes: (app) => origin.route(app),
   })
   const circuit: string[] = []
@@ -58,7 +58,7 @@ describe('KeyDB faults', () => {
         area: 'faults',
         title: FAULTS[fault].title,
         did: FAULTS[fault].did,
-        criterion: `0 non-2xx; every request within storeTimeoutMs ${FAST.storeTimeoutMs} + origin ${ORIGIN_MS} + ${SLACK_MS} ms margin; breaker opens; HIT again after recovery without an app restart`,
+        criterion: `0 non-2xx; every request within commandTimeoutMs ${FAST.commandTimeoutMs} + origin ${ORIGIN_MS} + ${SLACK_MS} ms margin; breaker opens; HIT again after recovery without an app restart`,
       },
       async (ctx) => {
         const { fig } = ctx
@@ -73,7 +73,7 @@ describe('KeyDB faults', () => {
         const during = load(400, 10, (i) => shoot(app, `/items/${i % 40}`, fig))
         await new Promise((r) => setTimeout(r, 20))
         if (fault === 'killed') await server.kill()
-        else if (fault === 'frozen') server.pause()
+        else if (fault === 'frozen') await server.pause()
         else await admin!.client('PAUSE', 1_500, 'ALL')
         const shots = await during
         expectOk(fig, shots, 'during the fault')
@@ -185,7 +185,7 @@ describe('KeyDB faults', () => {
         })
         expectOk(fig, await load(20, 5, (i) => shoot(app, `/items/${i % 4}`, fig)), 'warm-up')
         if (state === 'killed') await server.kill()
-        else server.pause()
+        else await server.pause()
         // A request in flight while closing, too.
         const inFlight = shoot(app, '/items/9', fig)
         const started = performance.now()

@@ -29,11 +29,11 @@ describe('origin (Postgres) faults', () => {
       let attempts = 0
       const app = await buildApp(ctx, {
         keydb: { url },
-        cache: { namespace },
+        cache: { keyPrefix: namespace },
         routes: (app) =>
           app.get(
             '/items/:id',
-            { config: { cache: { ttl: TTL_MS, staleIfError: GRACE_MS } } },
+            { config: { cache: { ttlMs: TTL_MS, staleIfErrorMs: GRACE_MS } } },
             async (req) => {
               attempts++
               fig.origin()

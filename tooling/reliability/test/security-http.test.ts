@@ -12,7 +12,7 @@ async function redisApp(
   trustProxy = false,
 ) {
   const { url, namespace } = await sharedRedisNamespace(ctx, label)
-  return buildApp(ctx, { keydb: { url }, cache: { namespace }, fastify: { trustProxy }, routes })
+  return buildApp(ctx, { keydb: { url }, cache: { keyPrefix: namespace }, fastify: { trustProxy }, routes })
 }
 
 const userOf = (req: FastifyRequest) =>

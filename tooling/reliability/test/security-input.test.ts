@@ -81,7 +81,7 @@ describe('security: user input and keys, tags, metrics', () => {
         })
       // Params up to 500 characters (Fastify's default maxParamLength of 100 would answer 414).
       const fastify = { maxParamLength: 500 }
-      const app = await buildApp(ctx, { keydb: { url }, cache: { namespace }, fastify, routes })
+      const app = await buildApp(ctx, { keydb: { url }, cache: { keyPrefix: namespace }, fastify, routes })
       const twin = await buildApp(ctx, {
         keydb: false,
         fastify,
@@ -132,7 +132,7 @@ describe('security: user input and keys, tags, metrics', () => {
       const app = await buildApp(ctx, {
         keydb: { url },
         tags: true,
-        cache: { namespace },
+        cache: { keyPrefix: namespace },
         fastify: { maxParamLength: 500 },
         routes: (app) =>
           app.get(

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { encodeEntry } from '@fastkey/fastify-cache'
+import { encodeEntry } from '@fastkey/fastify-cache/extension'
+import { inspectEntry } from '@fastkey/fastify-cache/testing'
 import type { FastifyInstance } from 'fastify'
 import { beforeAll, describe, expect } from 'vitest'
 import { adminClient, buildApp, failFastClient, keydbEngine, sharedRedisNamespace } from '../src/apps.js'
@@ -19,11 +20,15 @@ function corruptions(entry: Buffer) {
     freshMs: 60_000,
     staleMs: 0,
     graceMs: 0,
+    loadMs: 0,
+    headers: {},
     negative: false,
     body: Buffer.from('{"forged":true}'),
   })
   const hugeLength = Buffer.from(header)
-  hugeLength.writeUInt16LE(0xffff, 29) // content-type length far past the end
+  // Entry format 2: magic, format, flags, status (5 bytes), then four f64 windows: the content-type
+  // length sits at byte 37. Make it point far past the end.
+  hugeLength.writeUInt16LE(0xffff, 37)
   const nanWindow = Buffer.from(header)
   nanWindow.writeDoubleLE(Number.NaN, 5)
   return [
@@ -61,7 +66,7 @@ describe('values', () => {
       const origin = new Origin(fig, 2)
       const app = await buildApp(ctx, {
         keydb: { url },
-        cache: { namespace, defaults: { lock: { ttlMs: 5_000, waitMs: 300 } } },
+        cache: { keyPrefix: namespace, defaults: { lock: { ttlMs: 5_000, waitMs: 300 } } },
         routes: (app) => origin.route(app),
       })
       const keys: string[] = []
@@ -158,7 +163,9 @@ describe('values', () => {
       }
       const app = await buildApp(ctx, {
         keydb: { url },
-        cache: { namespace: `${namespace}-r` },
+        cache: { keyPrefix: `${namespace}-r` },
+        // Route tags need a provider (a route with `tags` and none is a config error).
+        tags: true,
         routes: (app) => {
           app.get('/circular', { config: { cache: {} } }, async () => {
             fig.origin()
@@ -215,7 +222,7 @@ describe('values', () => {
       const body = randomBytes(5 * 1024 * 1024)
       const app = await buildApp(ctx, {
         keydb: { url },
-        cache: { namespace },
+        cache: { keyPrefix: namespace },
         routes: (app) =>
           app.get('/big', { config: { cache: {} } }, async (_req, reply) => {
             fig.origin()
@@ -268,8 +275,8 @@ describe('values', () => {
           await clocks.run(skew, () =>
             buildApp(ctx, {
               keydb: { url },
-              cache: { namespace },
-              routes: (app) => origin.route(app, { ttl: 600, staleWhileRevalidate: 600 }),
+              cache: { keyPrefix: namespace },
+              routes: (app) => origin.route(app, { ttlMs: 600, staleWhileRevalidateMs: 600 }),
             }),
           ),
         )
@@ -296,7 +303,7 @@ describe('values', () => {
         const views = await Promise.all(
           apps.map((app, i) =>
             clocks.run(skews[i]!, async () => {
-              const found = await app.cache.lookupStore(key!, app.cache.policy({ l1: false }))
+              const found = await inspectEntry(app.cache, key!)
               return { freshness: found ? found.freshness : 'expired', ageMs: found?.ageMs ?? -1 }
             }),
           ),

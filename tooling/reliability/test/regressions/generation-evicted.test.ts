@@ -7,7 +7,7 @@ import { expect, it } from 'vitest'
 it('a fill that started before delete() is not stored, even if KeyDB evicts the generation key meanwhile', async () => {
   const client = new Redis(await redisUrl())
   const namespace = `repro-gen-${Date.now()}`
-  const cache = new Cache({ store: new KeydbStore({ client, namespace }) })
+  const cache = new Cache({ store: new KeydbStore({ client, keyPrefix: namespace }) })
   await cache.ready()
   let release!: () => void
   const gate = new Promise<void>((r) => {

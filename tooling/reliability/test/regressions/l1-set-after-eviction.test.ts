@@ -32,10 +32,10 @@ it("an instance's L1 does not keep a value whose eviction it heard before its ow
   const subA = new Redis(url.toString())
   const fastB = new Redis(url.toString())
   const a = new Cache({
-    store: new KeydbStore({ client: slow, namespace, subscriber: subA, commandTimeoutMs: 1_000 }),
+    store: new KeydbStore({ client: slow, keyPrefix: namespace, subscriber: subA, commandTimeoutMs: 1_000 }),
     l1: { maxEntries: 100 },
   })
-  const b = new Cache({ store: new KeydbStore({ client: fastB, namespace }) })
+  const b = new Cache({ store: new KeydbStore({ client: fastB, keyPrefix: namespace }) })
   try {
     await Promise.all([a.ready(), b.ready()])
     let row = 'old'
@@ -51,7 +51,7 @@ it("an instance's L1 does not keep a value whose eviction it heard before its ow
     await deleted
     await new Promise((r) => setTimeout(r, 100)) // every instance has long heard the eviction
     expect(await b.get('k')).toBeUndefined() // KeyDB holds nothing: the delete won
-    // Observed: 'old', from A's L1 (until l1.ttl, 5 s by default), although A heard the eviction.
+    // Observed: 'old', from A's L1 (until l1.ttlMs, 5 s by default), although A heard the eviction.
     expect(await a.get('k')).toBeUndefined()
   } finally {
     await a.close()

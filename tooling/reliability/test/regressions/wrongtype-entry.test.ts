@@ -11,7 +11,7 @@ it('a wrong-typed value at one entry key is a miss for that key only (DESIGN 9.5
   const namespace = `repro-wrongtype-${Date.now()}`
   const app = Fastify()
   await app.register(fastifyKeydb, { url })
-  await app.register(fastifyCache, { namespace })
+  await app.register(fastifyCache, { keyPrefix: namespace })
   const keys: string[] = []
   app.cache.events.on('miss', (e) => void keys.push(e.key))
   app.get('/items/:id', { config: { cache: {} } }, async (req) => req.params)
@@ -40,7 +40,7 @@ it('the poisoned key itself is cached again after one fill (SET overwrites any t
   const namespace = `repro-wrongtype2-${Date.now()}`
   const app = Fastify()
   await app.register(fastifyKeydb, { url })
-  await app.register(fastifyCache, { namespace })
+  await app.register(fastifyCache, { keyPrefix: namespace })
   let key: string | undefined
   app.cache.events.on('miss', (e) => {
     key ??= e.key
