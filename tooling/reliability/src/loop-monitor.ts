@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 
 const RESOLUTION_MS = 10
@@ -9,9 +10,11 @@ export interface LoopFigures {
   /** Largest event-loop delay (monitorEventLoopDelay), ms: includes time the OS ran other processes. */
   delayMaxMs: number
   /**
-   * Largest delay during which this process was running (CPU time it used within the stall), ms:
-   * what this process's own code, or its garbage collector, blocked. On a dedicated machine it is the
-   * same as `delayMaxMs`; on a shared one it leaves out the time other processes had the CPU.
+   * Largest delay during which this thread was running (CPU time the thread that runs the event loop
+   * used within the stall), ms: what this process's own code, or its garbage collector, blocked. On a
+   * dedicated machine it is the same as `delayMaxMs`; on a shared one it leaves out the time other
+   * processes had the CPU, and the time this process's other threads (concurrent GC marking, the
+   * optimising compiler, libuv's pool) ran while the loop's thread waited for a core.
    */
   blockedMaxMs: number
   /** Longest garbage-collection pause, ms. */
@@ -65,7 +68,33 @@ export class LoopMonitor {
   }
 }
 
-function cpuMs(): number {
-  const { user, system } = process.cpuUsage()
-  return (user + system) / 1000
+const SCHEDSTAT = '/proc/thread-self/schedstat'
+
+/**
+ * CPU time of the calling thread, ms: `process.threadCpuUsage` (Node 23.9+), else Linux's per-thread
+ * schedstat (ns on a CPU), else the whole process's time (which also counts its other threads: a
+ * stall while the loop's thread waited for a core then reads as blocked when a background thread ran).
+ */
+const cpuMs: () => number = (() => {
+  const threadCpuUsage = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage
+  if (typeof threadCpuUsage === 'function')
+    return () => {
+      const { user, system } = threadCpuUsage.call(process)
+      return (user + system) / 1000
+    }
+  try {
+    readSchedstatMs()
+    return readSchedstatMs
+  } catch {
+    return () => {
+      const { user, system } = process.cpuUsage()
+      return (user + system) / 1000
+    }
+  }
+})()
+
+function readSchedstatMs(): number {
+  const runNs = Number(readFileSync(SCHEDSTAT, 'latin1').split(' ', 1)[0])
+  if (!Number.isFinite(runNs)) throw new Error(`unexpected ${SCHEDSTAT}`)
+  return runNs / 1e6
 }

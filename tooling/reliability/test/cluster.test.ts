@@ -252,6 +252,9 @@ describe('Redis Cluster (a throwaway 3-master cluster of our own)', () => {
 
       const deleted = new Set<string>()
       const readAll = async () => {
+        // Each read is a later request: the instance's event loop polled its sockets once since the
+        // delete returned (what a request reaching it over the network implies at the least).
+        await new Promise((resolve) => setImmediate(resolve))
         for (const [name, cache] of [
           ['A', a],
           ['B', b],

@@ -34,6 +34,8 @@ export const DEAF_BOUND_MS = SILENCE_MS + HEARTBEAT_MS
  * handed it to every instance, whose L1 drops the key as soon as it reads its socket.
  */
 export const BUS_CONFIRM_MS = 100
+/** Senders remembered to drop repeats of a message published on every server (a cluster's masters). */
+const RECENT_SENDERS = 1_024
 
 export type BusListener = (payload: string, fromSelf: boolean) => void
 
@@ -64,6 +66,9 @@ export class Bus {
   readonly #events: BusEvents
   readonly #resetListeners: Array<() => void> = []
   readonly #echoes = new Map<string, () => void>()
+  readonly #recent = new Set<string>()
+  /** The store's sessions() when the current gap began (undefined: no gap, or no sessions()). */
+  #sessionsAtGap: number | undefined
   #seq = 0
   #healthy = false
   #unsubscribe: Subscription | undefined
@@ -96,7 +101,30 @@ export class Bus {
    * leaves the store alone meanwhile.
    */
   get settled(): boolean {
-    return this.#peers.settled
+    return this.#peers.settled && !this.#storeBackFirst()
+  }
+
+  /** A gap in the subscription begins: the subscriber dropped, or heard nothing for SILENCE_MS. */
+  #gap(): void {
+    this.#peers.gap()
+    this.#sessionsAtGap ??= this.#store.sessions?.()
+  }
+
+  #resumed(): void {
+    this.#sessionsAtGap = undefined
+    this.#peers.resumed()
+  }
+
+  /**
+   * The store reconnected while the subscription is still down (after a KeyDB restart the two
+   * connections come back in either order): a peer may hold invalidations for entries the server
+   * restored, and their replay cannot be heard yet. Unsettled until the subscription is back, when
+   * the peers known before the gap are awaited. A bus that is only deaf (the store never dropped)
+   * leaves the store in use.
+   */
+  #storeBackFirst(): boolean {
+    const atGap = this.#sessionsAtGap
+    return atGap !== undefined && this.#store.sessions!() !== atGap
   }
 
   /** Instances heard from in the last few seconds, this one excluded. */
@@ -110,7 +138,7 @@ export class Bus {
       reset: () => this.#reset(),
       down: () => {
         this.#healthy = false
-        this.#peers.gap()
+        this.#gap()
       },
     })
     if (this.#beating && !this.#closed) {
@@ -137,7 +165,7 @@ export class Bus {
       if (this.#delivery !== 'silent') {
         // A gap for Peers too: a frozen store looks the same from here as a deaf subscriber.
         this.#delivery = 'silent'
-        this.#peers.gap()
+        this.#gap()
         this.#events.error(new Error(`the bus heard nothing for ${SILENCE_MS} ms: L1 is off until it does`))
         this.#events.silent()
       }
@@ -171,7 +199,7 @@ export class Bus {
   #reset(): void {
     this.#healthy = !this.#closed
     this.#heardAt = performance.now()
-    this.#peers.resumed()
+    this.#resumed()
     this.#forget()
     // Trusted once it delivers: its own heartbeat, sent now, proves it within a round trip.
     this.#delivery = this.#beating ? 'proving' : 'live'
@@ -201,13 +229,15 @@ export class Bus {
       await this.#store.publish(`${sender} ${kind} ${payload}`)
       return
     }
+    // Waited on: every server of the store must have handed it over when this resolves (everyNode).
+    const message = `${sender} ${kind} ${payload}`
     let timer: NodeJS.Timeout | undefined
     const echoed = new Promise<void>((resolve) => {
       this.#echoes.set(sender, resolve)
       timer = setTimeout(resolve, confirmMs)
     })
     try {
-      await this.#store.publish(`${sender} ${kind} ${payload}`)
+      await this.#store.publish(message, { everyNode: true })
       await echoed
     } finally {
       clearTimeout(timer)
@@ -220,7 +250,7 @@ export class Bus {
     if (this.#delivery !== 'live') {
       // Messages flow again after a silence: what was sent meanwhile is lost, as after a reconnect.
       if (this.#delivery === 'silent') {
-        this.#peers.resumed()
+        this.#resumed()
         this.#forget()
       }
       this.#delivery = 'live'
@@ -230,6 +260,7 @@ export class Bus {
     if (first < 0 || second < 0) return
     const kind = message.slice(first + 1, second)
     const sender = message.slice(0, first)
+    if (this.#repeated(sender)) return
     const fromSelf = sender.startsWith(this.instanceId) && sender[this.instanceId.length] === '.'
     if (fromSelf) this.#echoes.get(sender)?.()
     else {
@@ -248,6 +279,17 @@ export class Bus {
         this.#events.error(error)
       }
     }
+  }
+
+  /**
+   * Whether `sender` (a message's unique `<instanceId>.<seq>`) was heard already: a message published
+   * on every server of a cluster arrives once from each. Remembers the last RECENT_SENDERS.
+   */
+  #repeated(sender: string): boolean {
+    if (this.#recent.has(sender)) return true
+    this.#recent.add(sender)
+    if (this.#recent.size > RECENT_SENDERS) this.#recent.delete(this.#recent.values().next().value!)
+    return false
   }
 
   async close(): Promise<void> {

@@ -103,6 +103,10 @@ export class Failures {
               () => new storeErrors.FST_CACHE_STORE_TIMEOUT(operation, Math.round(remaining)),
             )
       this.success(operation, startedAt, key, loopAtStart)
+      // Held meanwhile (a read queued while the store was down and answered by a server restarted
+      // before the bus came back): what it read may be what a held invalidation removes. A read has
+      // no side effect to keep, so its answer is dropped; other operations completed and say so.
+      if (operation === 'read' && this.#held()) return FAILED
       return value
     } catch (error) {
       this.report(operation, error, key)

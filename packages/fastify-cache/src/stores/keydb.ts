@@ -45,6 +45,10 @@ export class KeydbStore implements CacheStore {
   readonly #subscriberOption: KeydbStoreOptions['subscriber']
   #ownedSubscriber: Client | undefined
   readonly #channel: string
+  #sessions = 0
+  readonly #sessionStarted = () => {
+    this.#sessions++
+  }
 
   constructor(options: KeydbStoreOptions) {
     const resolved = resolveKeydbStoreOptions(options)
@@ -62,6 +66,9 @@ export class KeydbStore implements CacheStore {
       keyPrefix: this.keyPrefix,
       entryKey: (key) => this.entryKey(key),
     }
+    // A connection (or, on a cluster, a node) that is ready again: see sessions().
+    this.client.on('ready', this.#sessionStarted)
+    if (isCluster(this.client)) this.client.on('+node', this.#sessionStarted)
     defineScripts(this.client, scripts)
     const scripted = this.client as ScriptClient
     this.#reader = new BatchReader(
@@ -219,8 +226,23 @@ export class KeydbStore implements CacheStore {
       throw new storeErrors.FST_CACHE_STORE_REPLICATION(acked, attached, this.#replicaAckMs)
   }
 
-  async publish(message: string): Promise<void> {
-    await this.#deadline('publish', this.client.publish(this.#channel, message))
+  async publish(message: string, options?: { everyNode?: boolean }): Promise<void> {
+    if (!options?.everyNode || !isCluster(this.client)) {
+      await this.#deadline('publish', this.client.publish(this.#channel, message))
+      return
+    }
+    // A master answers PUBLISH once it handed the message to its own subscribers, but relays it to the
+    // other masters' subscribers over the cluster bus only later: an instance subscribed on another
+    // master could still read the entry this message invalidates after the sender went on. Published
+    // on every master, each has handed it over when it answers. One that cannot answer (frozen, down)
+    // does not fail the publish while another took it: its subscribers hear nothing and see a gap.
+    const outcomes = await Promise.allSettled(
+      this.client
+        .nodes('master')
+        .map((node) => this.#deadline('publish', node.publish(this.#channel, message))),
+    )
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')
+    if (failed && outcomes.every((o) => o.status === 'rejected')) throw failed.reason
   }
 
   async subscribe(handlers: BusHandlers): Promise<() => Promise<void>> {
@@ -295,7 +317,17 @@ export class KeydbStore implements CacheStore {
     return this.#ownedSubscriber
   }
 
+  /**
+   * Counts the client's connections becoming ready (and a cluster's nodes joining): a change while
+   * the bus subscription is down means the store came back before the bus did.
+   */
+  sessions(): number {
+    return this.#sessions
+  }
+
   async close(): Promise<void> {
+    this.client.off('ready', this.#sessionStarted)
+    this.client.off('+node', this.#sessionStarted)
     const sub = this.#ownedSubscriber
     this.#ownedSubscriber = undefined
     if (sub) sub.disconnect()

@@ -118,14 +118,26 @@ export interface CacheStore {
    * store without replicas leaves it out.
    */
   awaitReplicas?(): Promise<void>
-  /** Publishes on the store's bus. */
-  publish(message: string): Promise<void>
+  /**
+   * Publishes on the store's bus. With `everyNode` (a message its sender will wait to hear back, an
+   * invalidation), a store of several servers that relay messages to each other (Redis Cluster)
+   * publishes it on each of them: each has handed it to its own subscribers when it answers, which a
+   * relay does not promise. Subscribers then hear it more than once; the bus drops the repeats.
+   */
+  publish(message: string, options?: { everyNode?: boolean }): Promise<void>
   /**
    * Subscribes to the store's bus; resolves a function that unsubscribes. It may carry `restart()`:
    * drop the subscriber's connection and subscribe again (the bus calls it when it has heard nothing,
    * not even its own heartbeat, for too long: a half-open connection).
    */
   subscribe(handlers: BusHandlers): Promise<Subscription>
+  /**
+   * How many times the store's connection to its server(s) became ready (any count; only a change
+   * matters). A store that can lose its connection gives it: when it changes while the bus
+   * subscription is down, the store came back first, possibly restarted with entries a peer's held
+   * invalidation is about to remove, and the engine leaves it alone until the bus is back.
+   */
+  sessions?(): number
   /** Releases what the store created (never an injected client). */
   close(): Promise<void>
 }
