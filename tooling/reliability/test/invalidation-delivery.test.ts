@@ -21,13 +21,14 @@ const REPLICA_ACK_MS = 100
 /** After the link is back (or KeyDB restarted), how long the old value may still be read. */
 const CATCH_UP_BOUND_MS = 1_000
 
-async function connect(ctx: ScenarioContext, port: number): Promise<Redis> {
+/** `retryMs`: reconnect after this long each time (default: backoff from 50 ms up to 1 s). */
+async function connect(ctx: ScenarioContext, port: number, retryMs?: number): Promise<Redis> {
   // fastify-keydb's fail-fast shape: no offline queue, so a dead server fails at once.
   const client = new Redis(port, '127.0.0.1', {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     lazyConnect: true,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1_000),
+    retryStrategy: (attempt) => retryMs ?? Math.min(50 * 2 ** attempt, 1_000),
   })
   client.on('error', () => {})
   ctx.defer(() => client.disconnect())
@@ -35,13 +36,29 @@ async function connect(ctx: ScenarioContext, port: number): Promise<Redis> {
   return client
 }
 
+/**
+ * A subscriber for `port` that reconnects `lateMs` after each drop (its store's client reconnects
+ * within 50 ms): after a KeyDB restart the store is back before the bus.
+ */
+function lateSubscriber(ctx: ScenarioContext, port: number, lateMs: number): Redis {
+  const client = new Redis(port, '127.0.0.1', {
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => lateMs,
+  })
+  client.on('error', () => {})
+  ctx.defer(() => client.disconnect())
+  return client
+}
+
 /** One app instance (engine) on `client`, L1 on. */
-function instance(ctx: ScenarioContext, client: Redis, keyPrefix: string): Cache {
+function instance(ctx: ScenarioContext, client: Redis, keyPrefix: string, subscriber?: Redis): Cache {
   const store = new KeydbStore({
     client,
     keyPrefix,
     commandTimeoutMs: FAST.commandTimeoutMs,
     replicaAckMs: REPLICA_ACK_MS,
+    ...(subscriber && { subscriber }),
   })
   const cache = new Cache({ store, breaker: FAST.breaker, l1: { maxEntries: 100, ttlMs: L1_TTL_MS } })
   ctx.defer(async () => {
@@ -143,13 +160,24 @@ describe('issue 13: invalidations that cannot reach every server', () => {
     },
   )
 
+  writesWhileDown(0)
+  writesWhileDown(SUBSCRIBER_LATE_MS)
+})
+
+/** B's subscriber reconnects this long after the restart, its store at once. */
+const SUBSCRIBER_LATE_MS = 1_500
+
+function writesWhileDown(subscriberLateMs: number): void {
+  const late = subscriberLateMs > 0
   scenario(
     {
-      id: 'writes-while-keydb-down',
+      id: late ? 'writes-while-keydb-down-bus-late' : 'writes-while-keydb-down',
       area: 'server',
-      title: 'Writes while KeyDB is down, KeyDB restarts with the old entries (append-only file)',
-      did: `throwaway server with appendonly yes (fsync always); instances A and B (L1 on, l1.ttlMs ${L1_TTL_MS}) cache ${TRIALS} keys; the server is killed; A delete()s every key (its writes committed); the server restarts from its append-only file, old entries included; A and B read every key every 20 ms from the kill until 3.5 s after the replay`,
-      criterion: `each delete() rejects FST_CACHE_INVALIDATION_PENDING at once (the caller commits and answers 2xx; nothing is lost), the held keys are counted, replayed once the server answers, and neither instance ever serves an old value after the delete, from L1 or from the restarted server`,
+      title: late
+        ? 'Writes while KeyDB is down; after its restart a reader is back on the store before its bus'
+        : 'Writes while KeyDB is down, KeyDB restarts with the old entries (append-only file)',
+      did: `throwaway server with appendonly yes (fsync always); instances A and B (L1 on, l1.ttlMs ${L1_TTL_MS}) cache ${TRIALS} keys; the server is killed; A delete()s every key (its writes committed); the server restarts from its append-only file, old entries included${late ? `; A reconnects 1 s after each drop, B's store within 50 ms and B's subscriber after ${subscriberLateMs} ms (B's store is back before its bus, and before A replays)` : ''}; A and B read every key every 20 ms from the kill until 3.5 s after the replay`,
+      criterion: `each delete() rejects FST_CACHE_INVALIDATION_PENDING at once (the caller commits and answers 2xx; nothing is lost), the held keys are counted, replayed once the server answers, and neither instance ever serves an old value after the delete, from L1 or from the restarted server${late ? ' (B leaves its store alone until its bus is back)' : ''}`,
       timeoutMs: 90_000,
     },
     async (ctx) => {
@@ -157,9 +185,15 @@ describe('issue 13: invalidations that cannot reach every server', () => {
       const server: RedisProcess = await ctx.redis({
         args: ['--appendonly', 'yes', '--appendfsync', 'always'],
       })
-      const keyPrefix = 'rel-down'
-      const a = instance(ctx, await connect(ctx, server.port), keyPrefix)
-      const b = instance(ctx, await connect(ctx, server.port), keyPrefix)
+      const keyPrefix = late ? 'rel-down-late' : 'rel-down'
+      // Late bus: A (and so its replay) reconnects 1 s after each drop, B's store within 50 ms.
+      const a = instance(ctx, await connect(ctx, server.port, late ? 1_000 : undefined), keyPrefix)
+      const b = instance(
+        ctx,
+        await connect(ctx, server.port, late ? 50 : undefined),
+        keyPrefix,
+        late ? lateSubscriber(ctx, server.port, subscriberLateMs) : undefined,
+      )
       await Promise.all([a.ready(), b.ready()])
       await sleep(300) // each has heard the other: peers
       const keys = Array.from({ length: TRIALS }, (_, i) => `p${i}`)
@@ -224,4 +258,4 @@ describe('issue 13: invalidations that cannot reach every server', () => {
       expect(resumed).toBe(true)
     },
   )
-})
+}
