@@ -38,4 +38,44 @@ describe('Lru', () => {
     expect(lru.size).toBe(0)
     expect(lru.bytes).toBe(0)
   })
+
+  it('a new key is never evicted to make room for itself, even when every other key was read', () => {
+    const lru = new Lru<number>(2, 1_000)
+    lru.set('a', 1, 1)
+    lru.set('b', 2, 1)
+    lru.get('a')
+    lru.get('b')
+    lru.set('c', 3, 1)
+    expect(lru.peek('c')).toBe(3)
+    expect(lru.size).toBe(2)
+    // The marks were spent sparing a and b: the oldest unread one goes next.
+    lru.set('d', 4, 1)
+    expect(lru.peek('d')).toBe(4)
+    expect(lru.size).toBe(2)
+  })
+
+  it('spares at most 32 read keys per insert, so one set does bounded work', () => {
+    const lru = new Lru<number>(100, 1_000_000)
+    for (let i = 0; i < 100; i++) lru.set(`k${i}`, i, 1)
+    for (let i = 0; i < 100; i++) lru.get(`k${i}`)
+    lru.set('new', 0, 1)
+    // k0..k31 were spared (moved to the newest end); the 33rd oldest went although it was read.
+    expect(lru.peek('k0')).toBe(0)
+    expect(lru.peek('k31')).toBe(31)
+    expect(lru.peek('k32')).toBeUndefined()
+    expect(lru.peek('k33')).toBe(33)
+    expect(lru.size).toBe(100)
+  })
+
+  it('a hit does not reorder: an unread key still goes before any read one', () => {
+    const lru = new Lru<number>(3, 1_000)
+    lru.set('a', 1, 1)
+    lru.set('b', 2, 1)
+    lru.set('c', 3, 1)
+    lru.get('a')
+    lru.get('c')
+    lru.set('d', 4, 1)
+    expect(lru.peek('b')).toBeUndefined()
+    expect([...lru.keys()].sort()).toEqual(['a', 'c', 'd'])
+  })
 })

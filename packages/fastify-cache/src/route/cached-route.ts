@@ -4,6 +4,7 @@ import type { ReadOptions } from '../engine/read-through.js'
 import type { FillTicket } from '../engine/ticket.js'
 import type { RouteControl } from './control.js'
 import type { RouteRefresher } from './refresh.js'
+import type { KeyMemos, RouteKeyMemo } from './route-key.js'
 import type { CompiledRoute } from './route-options.js'
 import { VaryState } from './vary.js'
 
@@ -20,6 +21,8 @@ export interface CachedRoute {
   vary: VaryState
   /** The plugin's control of route entries (which injected requests are forced refreshes). */
   control: RouteControl
+  /** Keys of recent requests, for as long as the route's key depends on no request header. */
+  keys: RouteKeyMemo
 }
 
 /** How long a request waits for this process's own load of its key, without a lock to bound it. */
@@ -30,6 +33,7 @@ export function cachedRoute(
   engine: Engine,
   refresher: RouteRefresher,
   control: RouteControl,
+  keyMemos: KeyMemos,
 ): CachedRoute {
   const base = {
     route: compiled.route,
@@ -51,6 +55,7 @@ export function cachedRoute(
     refresh: { ...base, forceFresh: true },
     vary: new VaryState(compiled.vary),
     control,
+    keys: keyMemos.forRoute(compiled),
   }
 }
 

@@ -93,7 +93,9 @@ function decide(
     if (request.headers.authorization !== undefined) return bypass(route, reply, 'authorization')
     if (request.headers.cookie !== undefined) return bypass(route, reply, 'cookie')
   }
-  const key = routeKey(compiled, request, route.vary.names)
+  const varyNames = route.vary.names
+  const key =
+    varyNames.length === 0 && !compiled.key ? route.keys.of(request) : routeKey(compiled, request, varyNames)
   if (key === undefined) return bypass(route, reply, 'vary-limit')
   // A variant beyond the route's `maxVariants` for this URL is served past the cache.
   if (route.vary.learned.length > 0) {

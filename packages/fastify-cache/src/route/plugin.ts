@@ -18,6 +18,7 @@ import {
   resolvePluginOptions,
 } from './plugin-options.js'
 import { RouteRefresher } from './refresh.js'
+import { KeyMemos } from './route-key.js'
 import { compileRoute, type RouteCacheOptions, type RouteDefaults } from './route-options.js'
 import {
   checkDecoratorFree,
@@ -93,6 +94,7 @@ const plugin: FastifyPluginAsync<FastifyCacheOptions> = async (fastify, rawOptio
   // @fastify/compress decorates the reply: present now, it was registered first (its hooks run first).
   const defaults = routeDefaults(cache, options, fastify.hasReplyDecorator('compress'))
   const routeErrors: Error[] = []
+  const keyMemos = new KeyMemos()
   fastify.addHook('onRoute', (route: RouteOptions) => {
     const config = (route.config as { cache?: RouteCacheOptions | false } | undefined)?.cache
     if (config === undefined || config === false) return
@@ -103,6 +105,7 @@ const plugin: FastifyPluginAsync<FastifyCacheOptions> = async (fastify, rawOptio
         engine,
         refresher,
         control,
+        keyMemos,
       )
       addHooks(route, cached)
       if (methods.includes('GET')) control.add(route.url, cached)

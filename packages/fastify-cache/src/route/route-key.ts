@@ -45,3 +45,76 @@ export function routeKey(
   if (compiled.key) parts.push('k', String(compiled.key(request)))
   return normalizeKey(joinKeyParts(parts))
 }
+
+/** Most request keys remembered across all routes of one plugin (about 200 bytes each). */
+export const KEY_MEMO_ENTRIES = 16_384
+
+/** The memos of one plugin's routes and their shared bound: once full, every memo starts over. */
+export class KeyMemos {
+  readonly #memos: RouteKeyMemo[] = []
+  #size = 0
+
+  get size(): number {
+    return this.#size
+  }
+
+  /** A memo for one route, counted in this bound. */
+  forRoute(compiled: CompiledRoute): RouteKeyMemo {
+    const memo = new RouteKeyMemo(compiled, this)
+    this.#memos.push(memo)
+    return memo
+  }
+
+  /** Room for one more key: when the bound is reached, every route's memo is emptied first. */
+  reserve(): void {
+    if (this.#size >= KEY_MEMO_ENTRIES) {
+      for (const memo of this.#memos) memo.clear()
+      this.#size = 0
+    }
+    this.#size++
+  }
+}
+
+/**
+ * The key of a route whose key depends on nothing but protocol, host and URL (no `vary`, no `key`
+ * option), remembered per (protocol, host, URL). Why: a key built by concatenation is a rope, and
+ * V8 hashes a fresh rope slowly; this turns the hit path's key into lookups of short flat strings
+ * and hands L1 (and the store) a string whose hash is already computed. Same URL, same params and
+ * query, so the remembered key is the one `routeKey` builds.
+ */
+export class RouteKeyMemo {
+  readonly #compiled: CompiledRoute
+  readonly #bound: KeyMemos
+  /** protocol → host → url → key */
+  #byProtocol = new Map<string, Map<string, Map<string, string>>>()
+
+  constructor(compiled: CompiledRoute, bound: KeyMemos) {
+    this.#compiled = compiled
+    this.#bound = bound
+  }
+
+  /** The key of `request`, for routes keyed on no request header (`vary` empty) and no `key` option. */
+  of(request: FastifyRequest): string {
+    const { protocol, host, url } = request
+    const known = this.#byProtocol.get(protocol)?.get(host)?.get(url)
+    if (known !== undefined) return known
+    const key = routeKey(this.#compiled, request, []) as string
+    this.#bound.reserve()
+    let byHost = this.#byProtocol.get(protocol)
+    if (byHost === undefined) {
+      byHost = new Map()
+      this.#byProtocol.set(protocol, byHost)
+    }
+    let byUrl = byHost.get(host)
+    if (byUrl === undefined) {
+      byUrl = new Map()
+      byHost.set(host, byUrl)
+    }
+    byUrl.set(url, key)
+    return key
+  }
+
+  clear(): void {
+    this.#byProtocol = new Map()
+  }
+}

@@ -1,28 +1,30 @@
 interface Slot<V> {
   value: V
   size: number
-  /** Insertion counter when the slot was (re)inserted: how far from eviction it is. */
-  tick: number
+  /** Read since it was inserted or last spared. */
+  used: boolean
 }
 
+/** Most used keys spared by one eviction before the oldest goes anyway (bounds the work of one set). */
+const MAX_SPARED = 32
+
 /**
- * A Map-ordered LRU bounded by entry count and by bytes. Map keeps insertion order, so the first key
- * is the next to go. A hit re-inserts its key only once it has drifted into the older three quarters:
- * hot keys then cost one Map lookup per hit instead of a delete and a set, and no recently used key
- * is ever the one evicted.
+ * A Map-ordered LRU bounded by entry count and by bytes (second chance, "CLOCK"). Map keeps insertion
+ * order, so the first key is the next to go. A hit only marks its slot used: one Map lookup, whatever
+ * the number of keys (re-inserting on hits made every hit a delete and a set once keys outnumbered a
+ * quarter of the bound). Eviction spares the oldest key if it was used (moved to the newest end,
+ * mark cleared), so a key read since it came in is not the one evicted while unused keys remain
+ * within the next MAX_SPARED.
  */
 export class Lru<V> {
   readonly #map = new Map<string, Slot<V>>()
   readonly #maxEntries: number
   readonly #maxBytes: number
-  readonly #refreshDistance: number
   #bytes = 0
-  #tick = 0
 
   constructor(maxEntries: number, maxBytes: number) {
     this.#maxEntries = maxEntries
     this.#maxBytes = maxBytes
-    this.#refreshDistance = Math.max(1, Math.floor(maxEntries / 4))
   }
 
   get size(): number {
@@ -36,11 +38,7 @@ export class Lru<V> {
   get(key: string): V | undefined {
     const slot = this.#map.get(key)
     if (slot === undefined) return undefined
-    if (this.#tick - slot.tick >= this.#refreshDistance) {
-      this.#map.delete(key)
-      slot.tick = ++this.#tick
-      this.#map.set(key, slot)
-    }
+    slot.used = true
     return slot.value
   }
 
@@ -53,12 +51,22 @@ export class Lru<V> {
   set(key: string, value: V, size: number): boolean {
     this.delete(key)
     if (size > this.#maxBytes) return false
-    this.#map.set(key, { value, size, tick: ++this.#tick })
-    this.#bytes += size
-    while (this.#map.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      const oldest = this.#map.keys().next().value as string
-      this.delete(oldest)
+    // Room first, then the new key: it is never a candidate for its own eviction.
+    let spared = 0
+    while (
+      this.#map.size > 0 &&
+      (this.#map.size >= this.#maxEntries || this.#bytes + size > this.#maxBytes)
+    ) {
+      const [oldest, slot] = this.#map.entries().next().value as [string, Slot<V>]
+      if (slot.used && spared < MAX_SPARED) {
+        slot.used = false
+        this.#map.delete(oldest)
+        this.#map.set(oldest, slot)
+        spared++
+      } else this.delete(oldest)
     }
+    this.#map.set(key, { value, size, used: false })
+    this.#bytes += size
     return true
   }
 

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_POLICY } from '../../src/engine/policy.js'
-import { MAX_VARY_VALUE_LENGTH, routeKey } from '../../src/route/route-key.js'
+import { KEY_MEMO_ENTRIES, KeyMemos, MAX_VARY_VALUE_LENGTH, routeKey } from '../../src/route/route-key.js'
 import { type CompiledRoute, compileRoute, type RouteCacheOptions } from '../../src/route/route-options.js'
 
 const defaults = {
@@ -82,5 +82,44 @@ describe('route key', () => {
     expect(long.startsWith('#')).toBe(true)
     expect(long.length).toBeLessThan(50)
     expect(routeKey(r, request({ params: { id: '{x}' } }))!.startsWith('#')).toBe(true)
+  })
+})
+
+describe('route key memo', () => {
+  // Requests as Fastify builds them: the params follow from the URL.
+  const requests = [
+    request({}),
+    request({ url: '/p/2', params: { id: '2' } }),
+    request({ url: '/p/2?b=2&a=1', params: { id: '2' } }),
+    request({ url: '/p/2?a=1&b=2', params: { id: '2' } }),
+    request({ host: 'other.test' }),
+    request({ protocol: 'https' }),
+    request({ url: '/p/%7Bx%7D', params: { id: '{x}' } }),
+    request({ url: `/p/1?q=${'z'.repeat(500)}` }),
+  ]
+
+  it('answers the key routeKey builds, for every protocol, host and URL, asked once or again', () => {
+    const r = compiled()
+    const memo = new KeyMemos().forRoute(r)
+    for (let pass = 0; pass < 2; pass++)
+      for (const req of requests) expect(memo.of(req)).toBe(routeKey(r, req, []))
+  })
+
+  it('stays within its budget across routes, and every route still answers right after it starts over', () => {
+    const memos = new KeyMemos()
+    const a = compiled()
+    const b = compiled({}, '/q/:id')
+    const memoA = memos.forRoute(a)
+    const memoB = memos.forRoute(b)
+    expect(memoB.of(request({}))).toBe(routeKey(b, request({}), []))
+    for (let i = 0; i < KEY_MEMO_ENTRIES + 10; i++) {
+      const req = request({ url: `/p/${i}`, params: { id: String(i) } })
+      expect(memoA.of(req)).toBe(routeKey(a, req, []))
+      expect(memos.size).toBeLessThanOrEqual(KEY_MEMO_ENTRIES)
+    }
+    // Full: every memo started over once (10 + 1 keys since), the other route's too.
+    expect(memos.size).toBe(11)
+    expect(memoB.of(request({}))).toBe(routeKey(b, request({}), []))
+    expect(memoB.of(request({ host: 'x.test' }))).toBe(routeKey(b, request({ host: 'x.test' }), []))
   })
 })
