@@ -5,7 +5,7 @@ interface Slot<V> {
   used: boolean
 }
 
-/** Most used keys spared by one eviction before the oldest goes anyway (bounds the work of one set). */
+/** Most used keys one insert spares before the oldest goes anyway (bounds the work of one set). */
 const MAX_SPARED = 32
 
 /**

@@ -117,9 +117,11 @@ describe('route key memo', () => {
       expect(memoA.of(req)).toBe(routeKey(a, req, []))
       expect(memos.size).toBeLessThanOrEqual(KEY_MEMO_ENTRIES)
     }
-    // Full: every memo started over once (10 + 1 keys since), the other route's too.
+    // Full once: every memo started over (11 keys of route a since).
     expect(memos.size).toBe(11)
+    // The other route's memo was emptied too: its key is built and counted again.
     expect(memoB.of(request({}))).toBe(routeKey(b, request({}), []))
+    expect(memos.size).toBe(12)
     expect(memoB.of(request({ host: 'x.test' }))).toBe(routeKey(b, request({ host: 'x.test' }), []))
   })
 })
