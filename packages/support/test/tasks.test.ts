@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import {
   BackgroundTasks,
@@ -34,6 +37,33 @@ describe('deadlines', () => {
       expect(unhandled).toEqual([])
     } finally {
       process.off('unhandledRejection', listener)
+    }
+  })
+
+  it('a reply that arrived in time but waited behind a held event loop is not a timeout', async () => {
+    // A real socket to another process (as KeyDB is): its reply is in the kernel's buffer while this
+    // loop is held, and the deadline's timer is due before the poll phase that reads it.
+    const echo = spawn(process.execPath, [
+      '-e',
+      "require('net').createServer((s) => s.pipe(s)).listen(0, '127.0.0.1', function () { console.log(this.address().port) })",
+    ])
+    const [port] = await once(echo.stdout, 'data')
+    const client = connect(Number(String(port)), '127.0.0.1')
+    await once(client, 'connect')
+    try {
+      for (let round = 0; round < 5; round++) {
+        const reply = once(client, 'data').then(([data]) => String(data))
+        client.write(`ping ${round}`)
+        const answered = withDeadline(reply, 20, () => new Error('late'))
+        const until = performance.now() + 100
+        while (performance.now() < until) {
+          // Holds the loop past the deadline, as a burst's long turn does; the echo comes back meanwhile.
+        }
+        await expect(answered).resolves.toBe(`ping ${round}`)
+      }
+    } finally {
+      client.destroy()
+      echo.kill()
     }
   })
 })

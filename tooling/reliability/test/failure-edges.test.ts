@@ -12,7 +12,7 @@ import {
   namespaceKeys,
   sharedRedisNamespace,
 } from '../src/apps.js'
-import { deferred, expectOk, load, shoot, sleep } from '../src/load.js'
+import { deferred, expectOk, load, type Shot, shoot, sleep } from '../src/load.js'
 import { Origin } from '../src/origin.js'
 import { scenario } from '../src/scenario.js'
 import { warmUp } from '../src/warm-up.js'
@@ -222,10 +222,105 @@ function stuckRefreshScenario(): void {
   )
 }
 
+const HOLD_MS = 1_200
+const HOLDS = 3
+const CLIENTS = 5
+
+/** Keeps this thread busy for `ms` (synchronous work: a huge JSON.stringify, a sync crypto call). */
+function holdLoop(ms: number): void {
+  const until = performance.now() + ms
+  while (performance.now() < until) {
+    // Nothing: the point is that the event loop cannot run.
+  }
+}
+
+function heldLoopScenario(): void {
+  scenario(
+    {
+      id: 'held-event-loop-alone',
+      area: 'faults',
+      title: 'An instance alone whose event loop is held: not a deaf bus, not a slow KeyDB',
+      did: `one instance alone on its KeyDB namespace, L1 on (l1.ttlMs 60 s), one entry in its L1 read every 50 ms; ${CLIENTS} sequential clients on distinct keys (store calls always on the wire); ${HOLDS} times a handler holds the event loop for ${HOLD_MS.toLocaleString('en')} ms (synchronous work), 400 ms apart`,
+      criterion: `no error reported and the circuit stays closed: no bus silence (nothing could be said while the loop was held, this instance's own heartbeats included) and no store timeout or slow call (the replies were in the socket in time, behind the held loop); the L1 entry is served from L1 throughout (L1 stays on); every request 200. Held to ${(HOLD_MS + 300).toLocaleString('en')} ms of event-loop delay: the hold itself`,
+      eventLoopLimitMs: HOLD_MS + 300,
+    },
+    async (ctx) => {
+      const { fig } = ctx
+      const origin = new Origin(fig, 2)
+      const { url, namespace } = await sharedRedisNamespace(ctx, 'held-loop')
+      const app = await buildApp(ctx, {
+        // ioredis' own per-command timer is set past the hold: it fires in the timers phase before the
+        // socket is read, whatever the reply's arrival (see the finding in RELIABILITY.md). The cache's
+        // deadline (commandTimeoutMs 150) and the bus's silence bound are what this scenario holds to.
+        keydb: { url, commandTimeoutMs: HOLD_MS * 2 },
+        cache: { keyPrefix: namespace, l1: { maxEntries: 1_000, ttlMs: 60_000 } },
+        routes: (app) => {
+          origin.route(app, { ttlMs: 60_000 })
+          app.get('/hold', () => {
+            holdLoop(HOLD_MS)
+            return { held: HOLD_MS }
+          })
+        },
+      })
+      const reported: string[] = []
+      app.cache.events.on('error', (e) =>
+        reported.push(`${e.operation}: ${(e.error as { code?: string }).code ?? String(e.error)}`),
+      )
+      app.cache.events.on('circuit', (e) => reported.push(`circuit ${e.state}`))
+      expect((await shoot(app, '/items/hot', fig)).xCache).toBe('MISS')
+      expect((await shoot(app, '/items/hot', fig)).xCache).toBe('HIT') // from KeyDB: now in L1 too
+      const tiers = new Map<string, number>()
+      app.cache.events.on('hit', (e) => {
+        if (e.key.endsWith(':hot|')) tiers.set(e.tier, (tiers.get(e.tier) ?? 0) + 1)
+      })
+
+      let running = true
+      const shots: Shot[] = []
+      let spanningHolds = 0
+      let holding: { from: number; to: number } | undefined
+      const client = async (c: number) => {
+        for (let i = 0; running; i++) {
+          const started = performance.now()
+          shots.push(await shoot(app, `/items/c${c}-${i}`, fig))
+          if (holding && started < holding.from && performance.now() > holding.to) spanningHolds++
+        }
+      }
+      const reader = async () => {
+        while (running) {
+          shots.push(await shoot(app, '/items/hot', fig))
+          await sleep(50)
+        }
+      }
+      const clients = [reader(), ...Array.from({ length: CLIENTS }, (_, c) => client(c))]
+      await sleep(200)
+      for (let h = 0; h < HOLDS; h++) {
+        const from = performance.now()
+        shots.push(await shoot(app, '/hold', fig))
+        holding = { from, to: performance.now() }
+        await sleep(400)
+      }
+      running = false
+      await Promise.all(clients)
+
+      fig.set('requests spanning a hold (started before, answered after)', spanningHolds)
+      fig.set('hot entry hits from L1 / from KeyDB', `${tiers.get('l1') ?? 0} / ${tiers.get('store') ?? 0}`)
+      fig.set('errors and circuit changes reported', reported.length)
+      expectOk(fig, shots, 'held loop')
+      expect(fig.details).toEqual([])
+      // The clients were mid-request when a hold began: their store calls were on the wire.
+      expect(spanningHolds).toBeGreaterThanOrEqual(HOLDS)
+      expect(reported).toEqual([])
+      expect(tiers.get('store') ?? 0).toBe(0)
+      expect(tiers.get('l1') ?? 0).toBeGreaterThan(HOLDS)
+    },
+  )
+}
+
 describe('issue 13: failure edges', () => {
   beforeAll(warmUp)
 
   keydbRefusalScenario('oom')
   keydbRefusalScenario('readonly')
   stuckRefreshScenario()
+  heldLoopScenario()
 })

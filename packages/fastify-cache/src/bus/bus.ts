@@ -77,6 +77,12 @@ export class Bus {
   #heardAt = 0
   #publishedAt = 0
   /**
+   * performance.now() of the first message published since the last one heard (0: none since). A
+   * subscription is deaf when what this instance said does not come back: if nothing was said (this
+   * process's event loop was held, so even its own heartbeats were late), silence proves nothing.
+   */
+  #askedAt = 0
+  /**
    * `proving`: subscribed, its first message (its own heartbeat) not heard yet; `live`: delivering;
    * `silent`: heard nothing for SILENCE_MS, so messages may have been lost.
    */
@@ -161,7 +167,7 @@ export class Bus {
   #check(): void {
     if (!this.#healthy || this.#closed) return // not subscribed: the store reconnects, reset() follows
     const now = performance.now()
-    if (now - this.#heardAt > SILENCE_MS) {
+    if (now - this.#heardAt > SILENCE_MS && this.#unansweredFor(now) > SILENCE_MS - HEARTBEAT_MS) {
       if (this.#delivery !== 'silent') {
         // A gap for Peers too: a frozen store looks the same from here as a deaf subscriber.
         this.#delivery = 'silent'
@@ -177,6 +183,16 @@ export class Bus {
     // beat as often as not, and skipping it then made an idle instance speak every 500 ms; a busy
     // turn of 200 ms more read as a deaf subscription.
     if (now - this.#publishedAt >= HEARTBEAT_MS / 2) this.#sendHeartbeat()
+  }
+
+  /**
+   * How long the oldest message published since the last one heard has gone unanswered. At the usual
+   * beat, a check that finds SILENCE_MS of silence finds a question at least 500 ms old (a heartbeat
+   * goes out at most 375 ms after the last message heard), so a deaf subscription is still noticed
+   * within DEAF_BOUND_MS; after a held loop the check first asks, and decides a beat or two later.
+   */
+  #unansweredFor(now: number): number {
+    return this.#askedAt === 0 ? 0 : now - this.#askedAt
   }
 
   /** Speaks now (a heartbeat): after it replayed what it held, or when it starts holding. */
@@ -199,6 +215,7 @@ export class Bus {
   #reset(): void {
     this.#healthy = !this.#closed
     this.#heardAt = performance.now()
+    this.#askedAt = 0
     this.#resumed()
     this.#forget()
     // Trusted once it delivers: its own heartbeat, sent now, proves it within a round trip.
@@ -225,6 +242,7 @@ export class Bus {
   async publish(kind: string, payload: string, confirmMs = 0): Promise<void> {
     const sender = `${this.instanceId}.${++this.#seq}`
     this.#publishedAt = performance.now()
+    if (this.#askedAt === 0) this.#askedAt = this.#publishedAt
     if (confirmMs <= 0 || !this.healthy) {
       await this.#store.publish(`${sender} ${kind} ${payload}`)
       return
@@ -234,7 +252,9 @@ export class Bus {
     let timer: NodeJS.Timeout | undefined
     const echoed = new Promise<void>((resolve) => {
       this.#echoes.set(sender, resolve)
-      timer = setTimeout(resolve, confirmMs)
+      // After the poll phase that follows the timer: an echo that waited behind a held event loop
+      // is read first (see withDeadline).
+      timer = setTimeout(() => setImmediate(resolve), confirmMs)
     })
     try {
       await this.#store.publish(message, { everyNode: true })
@@ -247,6 +267,7 @@ export class Bus {
 
   #dispatch(message: string): void {
     this.#heardAt = performance.now()
+    this.#askedAt = 0
     if (this.#delivery !== 'live') {
       // Messages flow again after a silence: what was sent meanwhile is lost, as after a reconnect.
       if (this.#delivery === 'silent') {
