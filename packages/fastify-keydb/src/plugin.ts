@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import type { Cluster, Redis } from 'ioredis'
 import { CapabilityTracker } from './capabilities.js'
 import { closeConnection } from './close.js'
+import { watchCommandDeadlines } from './command-deadline.js'
 import { createClient, describeAddress, waitForReady } from './connect.js'
 import { errors } from './errors.js'
 import { augmentClient } from './extensions.js'
@@ -113,6 +114,8 @@ async function fastifyKeydbPlugin(fastify: FastifyInstance, opts: FastifyKeydbOp
   const registry = registryOf(fastify)
   registry.reserve(options.namespace)
   const client = createClient(options.source)
+  // Only connections this plugin creates (and their copies): an injected client keeps its own ways.
+  if (options.source.kind !== 'client') watchCommandDeadlines(client)
   const owned = ownsClient(options)
   const address = describeAddress(client)
   // Installed before the first socket connects: both watch every connect from the first one on.

@@ -95,7 +95,9 @@ export interface KeydbCommonOptions {
   connectTimeoutMs?: number
   /**
    * Deadline of every command, in milliseconds (ioredis `commandTimeout`); the default deadline of
-   * `health()`.
+   * `health()`. On the connections the plugin creates (and their `duplicate()`s) it decides after
+   * the poll phase that follows its timer: a reply that arrived in time but waited behind this
+   * process's busy event loop is not a timeout.
    * @default 500
    */
   commandTimeoutMs?: number

@@ -20,15 +20,6 @@ export const FINDINGS: readonly Finding[] = [
     observed:
       "`errorstat_ERR:count=2` on the master the pub/sub connection picks, right after `subscriber()` and nowhere else; most likely CLIENT SETINFO, since ioredis builds that connection from a few options only, not `redisOptions`. Harmless, but it bumps KeyDB's error counters.",
   },
-  {
-    title: "ioredis' own command deadline fires after a held event loop although the reply arrived in time",
-    where:
-      '@fastkey/fastify-keydb connections (ioredis `commandTimeout`, set from `commandTimeoutMs`, 500 ms by default)',
-    expected:
-      "a command KeyDB answered within its deadline succeeds however long this process's loop was held, as the cache's own deadlines now do (they decide after the poll phase that reads the socket).",
-    observed:
-      "with a 1,200 ms hold and the default 500 ms, the commands on the wire fail with `Command timed out` (ioredis' timer runs in the timers phase, before the reply is read): 15 store calls per run of held-event-loop-alone (reads, locks, writes, publishes), and the circuit opened twice. The scenario sets commandTimeoutMs past the hold; a fix needs fastify-keydb to run the per-command timer itself.",
-  },
 ]
 
 /** Findings of these scenarios that were fixed in the packages, each with a regression test. */
@@ -63,5 +54,5 @@ export const FIXED: readonly string[] = [
   "After a KeyDB restart an instance's store connection can come back before its bus subscriber: it then read the entries the restarted server restored while a peer still held the invalidations for them (the demo's outage test served the old price in 3 of 6 runs under load; this scenario failed 2 of 2 before): an instance whose store reconnected during a gap in its subscription leaves the store alone until the bus is back and its peers have spoken, and a read answered once the instance is held is dropped (scenario writes-while-keydb-down-bus-late; test store-back-first.test.ts, 3 of 4 runs failed before).",
   "On a cluster a confirmed invalidation resolved once its own message came back, but masters relay PUBLISH to each other's subscribers later: an instance subscribed on another master still read the deleted entry after the delete was held (16 of 60 trials in fastify-cache test/cluster-delivery.test.ts; 1 stale read in cluster-master-frozen-during-writes in CI): confirmed messages are now published on every master and the bus drops the repeats.",
   'With the replication link cut, a delete() resolved (its own echo came back) while an instance reading the replica served the old entry (5/5 trials; on KeyDB active replication up to 602 ms): invalidations now WAIT for the attached replicas (replicaAckMs), and an unconfirmed one is held and replayed (scenario replication-link-cut).',
-  "A process whose event loop was held (a burst's long turns, or a handler's 1.2 s of synchronous work) called a healthy KeyDB failed: a deadline's timer runs before the poll phase that reads the socket, so replies that had arrived in time were still unread (in CI under Node 24, 3 timeouts opened the circuit in the burst scenario; 3 failures in 24 runs of it under a CPU hog, none in 30 after), and an instance alone heard nothing while it could not speak itself, so its bus went 'silent' and L1 was dropped (3 of 3 holds). A deadline now decides after that poll phase, and the bus calls a subscription deaf only when a message it published goes unanswered (scenario held-event-loop-alone).",
+  "A process whose event loop was held (a burst's long turns, or a handler's 1.2 s of synchronous work) called a healthy KeyDB failed: a deadline's timer runs before the poll phase that reads the socket, so replies that had arrived in time were still unread (in CI under Node 24, 3 timeouts opened the circuit in the burst scenario; 3 failures in 24 runs of it under a CPU hog, none in 30 after), and an instance alone heard nothing while it could not speak itself, so its bus went 'silent' and L1 was dropped (3 of 3 holds). The cache's deadlines and fastify-keydb's per-command deadline (ioredis' `commandTimeout`, which alone still failed 15 store calls per run of the scenario) now decide after that poll phase, and the bus calls a subscription deaf only when a message it published goes unanswered (scenario held-event-loop-alone).",
 ]
