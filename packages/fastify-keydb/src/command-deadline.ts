@@ -1,3 +1,4 @@
+import { setPollAwareTimeout } from '@fastkey/support'
 import type { Cluster, Redis } from 'ioredis'
 
 /** The parts of an ioredis `Command` (public in ioredis 5 and 6) a deadline needs. */
@@ -57,10 +58,8 @@ function arm(command: DeadlineCommand, ms: number): void {
   // ioredis' own timer for this command (it calls setTimeout(commandTimeout) as it sends it).
   command.setTimeout = skip
   let settled = false
-  const timer = setTimeout(() => {
-    setImmediate(() => {
-      if (!settled) command.reject(new Error(TIMED_OUT))
-    })
+  const timer = setPollAwareTimeout(() => {
+    if (!settled) command.reject(new Error(TIMED_OUT))
   }, ms)
   const done = () => {
     settled = true

@@ -1,5 +1,11 @@
 import { once } from 'node:events'
-import { clusterNodes, redisUrl, uniquePrefix, warnClusterSkipped } from '@fastkey/test-services'
+import {
+  clusterNodes,
+  holdEventLoop,
+  redisUrl,
+  uniquePrefix,
+  warnClusterSkipped,
+} from '@fastkey/test-services'
 import { Redis } from 'ioredis'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import { appWith } from './helpers.js'
@@ -12,14 +18,6 @@ import { appWith } from './helpers.js'
 const DEADLINE_MS = 100
 const HOLD_MS = 3 * DEADLINE_MS
 
-/** Keeps this thread busy (synchronous work): the reply arrives meanwhile but cannot be read. */
-function holdLoop(ms: number): void {
-  const until = performance.now() + ms
-  while (performance.now() < until) {
-    // Nothing: the event loop cannot run.
-  }
-}
-
 /** Sends one command of each kind, holds the loop past the deadline, then lets the replies be read. */
 async function answeredBehindHeldLoop(client: {
   set(key: string, value: string, px: 'PX', ms: number): Promise<unknown>
@@ -29,7 +27,7 @@ async function answeredBehindHeldLoop(client: {
   const key = `${uniquePrefix('deadline')}k`
   await client.set(key, 'v', 'PX', 10_000)
   const pending = [client.get(key), client.eval('return ARGV[1]', 0, 'scripted')]
-  holdLoop(HOLD_MS)
+  holdEventLoop(HOLD_MS)
   return Promise.all(pending)
 }
 
@@ -43,7 +41,7 @@ describe('the command deadline after a held event loop', () => {
     expect(await answeredBehindHeldLoop(copy)).toEqual(['v', 'scripted'])
     const subscriber = await app.keydb.subscriber()
     const subscribed = subscriber.subscribe(uniquePrefix('deadline-channel'))
-    holdLoop(HOLD_MS)
+    holdEventLoop(HOLD_MS)
     await expect(subscribed).resolves.toBe(1)
   })
 
@@ -64,7 +62,7 @@ describe.skipIf(!nodes)('the command deadline after a held event loop, Redis Clu
     const key = `${uniquePrefix('deadline')}k`
     await app.keydb.set(key, 'v', 'PX', 10_000)
     const pending = [app.keydb.get(key), app.keydb.pttl(key)]
-    holdLoop(HOLD_MS)
+    holdEventLoop(HOLD_MS)
     const [value, pttl] = await Promise.all(pending)
     expect(value).toBe('v')
     expect(pttl).toBeGreaterThan(0)

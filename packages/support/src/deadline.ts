@@ -4,23 +4,29 @@ export class DeadlineError extends Error {
 }
 
 /**
+ * `setTimeout` whose callback runs after the poll phase that follows the timer. After a long turn of
+ * this process's event loop (a burst of requests, a big synchronous serialization) the timers phase
+ * comes before the sockets are read: a deadline deciding there would call a reply that arrived in
+ * time, and still waits unread, missing. That made a healthy KeyDB time out, and three such timeouts
+ * opened the circuit. Clearing the timer before it fires cancels the callback.
+ */
+export function setPollAwareTimeout(callback: () => void, ms: number): NodeJS.Timeout {
+  return setTimeout(() => setImmediate(callback), ms)
+}
+
+/**
  * Settles like `promise`, or rejects with `onTimeout()` after `ms`. The original promise keeps running
  * (ioredis has no cancellation); its later rejection is handled here, so it cannot surface as an
  * unhandled rejection. One timer per call, no extra promise race: callers batch work so that one call
  * covers many requests.
  *
- * The verdict waits for the poll phase that follows the timer: after a long turn of this process's
- * event loop (a burst of requests, a big synchronous serialization) the timers phase comes before
- * the sockets are read, so a reply that arrived in time would otherwise still be unread when the
- * timer fires. That made a healthy KeyDB time out, and three such timeouts opened the circuit.
+ * The verdict waits for the poll phase that follows the timer (setPollAwareTimeout).
  */
 export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false
-    const timer = setTimeout(() => {
-      setImmediate(() => {
-        if (!settled) reject(onTimeout())
-      })
+    const timer = setPollAwareTimeout(() => {
+      if (!settled) reject(onTimeout())
     }, ms)
     promise.then(
       (value) => {

@@ -4,7 +4,13 @@
  * dependency chain. No dependencies, not even ioredis (clients are typed by shape).
  */
 export { BackgroundTasks } from './background.js'
-export { DeadlineError, errorMessage, withDeadline, withNamedDeadline } from './deadline.js'
+export {
+  DeadlineError,
+  errorMessage,
+  setPollAwareTimeout,
+  withDeadline,
+  withNamedDeadline,
+} from './deadline.js'
 export { defineScripts, type ScriptHost, type ScriptSource } from './scripts.js'
 export {
   type InfoClient,

@@ -1,6 +1,7 @@
 // Issue 13, failure edges: how the packages behave when KeyDB refuses writes, and when close() meets a
 // refresh that never ends.
 import { KeydbStore, type KeydbStoreOptions } from '@fastkey/fastify-cache'
+import { holdEventLoop } from '@fastkey/test-services'
 import { ReplyError } from 'ioredis'
 import { beforeAll, describe, expect } from 'vitest'
 import {
@@ -226,14 +227,6 @@ const HOLD_MS = 1_200
 const HOLDS = 3
 const CLIENTS = 5
 
-/** Keeps this thread busy for `ms` (synchronous work: a huge JSON.stringify, a sync crypto call). */
-function holdLoop(ms: number): void {
-  const until = performance.now() + ms
-  while (performance.now() < until) {
-    // Nothing: the point is that the event loop cannot run.
-  }
-}
-
 function heldLoopScenario(): void {
   scenario(
     {
@@ -256,7 +249,7 @@ function heldLoopScenario(): void {
         routes: (app) => {
           origin.route(app, { ttlMs: 60_000 })
           app.get('/hold', () => {
-            holdLoop(HOLD_MS)
+            holdEventLoop(HOLD_MS)
             return { held: HOLD_MS }
           })
         },

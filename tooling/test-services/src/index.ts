@@ -45,4 +45,4 @@ export {
   serverKindAt,
   sharedServerKind,
 } from './server-kind.js'
-export { deferred, eventually, sleep, waitUntil } from './timing.js'
+export { deferred, eventually, holdEventLoop, sleep, waitUntil } from './timing.js'

@@ -1,3 +1,14 @@
+/**
+ * Keeps this thread busy for `ms`, as synchronous work does (a huge JSON.stringify): the event loop
+ * cannot run, replies arriving meanwhile wait unread in the socket.
+ */
+export function holdEventLoop(ms: number): void {
+  const until = performance.now() + ms
+  while (performance.now() < until) {
+    // Nothing: the point is that the event loop cannot run.
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }

@@ -1,3 +1,4 @@
+import { setPollAwareTimeout } from '@fastkey/support'
 import type { CacheStore, Subscription } from '../stores/types.js'
 import { Peers } from './peers.js'
 
@@ -252,9 +253,8 @@ export class Bus {
     let timer: NodeJS.Timeout | undefined
     const echoed = new Promise<void>((resolve) => {
       this.#echoes.set(sender, resolve)
-      // After the poll phase that follows the timer: an echo that waited behind a held event loop
-      // is read first (see withDeadline).
-      timer = setTimeout(() => setImmediate(resolve), confirmMs)
+      // An echo that waited behind a held event loop is read first.
+      timer = setPollAwareTimeout(resolve, confirmMs)
     })
     try {
       await this.#store.publish(message, { everyNode: true })
