@@ -32,6 +32,16 @@ async function expectHit(app: FastifyInstance, url: string): Promise<LightMyRequ
   return response
 }
 
+/** The first HIT of `url` within a second (20 tries 50 ms apart), else the last answer. */
+async function eventuallyHit(app: FastifyInstance, url: string): Promise<LightMyRequestResponse | undefined> {
+  let response: LightMyRequestResponse | undefined
+  for (let i = 0; i < 20 && response?.headers['x-cache'] !== 'HIT'; i++) {
+    if (i > 0) await sleep(50)
+    response = await get(app, url)
+  }
+  return response
+}
+
 function ids(response: LightMyRequestResponse): number[] {
   return (response.json().items as Array<{ id: number }>).map((p) => p.id)
 }
@@ -288,7 +298,9 @@ export function cacheContract(database: () => Database, setup: CacheSetup): void
         const s = scope()
         const [a, b] = [await app(s), await app(s)]
         const first = await get(a, '/products/11')
-        expect((await get(b, '/products/11')).headers['x-cache']).toBe('HIT')
+        // The MISS is answered before its fill reaches KeyDB (the store write does not delay the
+        // response): the other instance sees the entry soon after, not necessarily at once.
+        expect((await eventuallyHit(b, '/products/11'))?.headers['x-cache']).toBe('HIT')
         for (const [writer, reader] of [
           [a, b],
           [b, a],
@@ -301,11 +313,7 @@ export function cacheContract(database: () => Database, setup: CacheSetup): void
           // A fill within cache-tags' clockSkewMs (100 ms) of an invalidation of its tags is not
           // stored (it may have raced it); soon after, the product is cached again, for both.
           for (const app of [reader, writer]) {
-            let hit: LightMyRequestResponse | undefined
-            for (let i = 0; i < 20 && hit?.headers['x-cache'] !== 'HIT'; i++) {
-              await sleep(50)
-              hit = await get(app, '/products/11')
-            }
+            const hit = await eventuallyHit(app, '/products/11')
             expect(hit?.headers['x-cache']).toBe('HIT')
             expect(hit?.json().price).toBe(price)
           }
