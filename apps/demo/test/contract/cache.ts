@@ -299,8 +299,11 @@ export function cacheContract(database: () => Database, setup: CacheSetup): void
         const [a, b] = [await app(s), await app(s)]
         const first = await get(a, '/products/11')
         // The MISS is answered before its fill reaches KeyDB (the store write does not delay the
-        // response): the other instance sees the entry soon after, not necessarily at once.
+        // response): the other instance sees the entry soon after, not necessarily at once. It never
+        // loads it itself: A's fill holds the lock until its entry is written, so B waits for it.
+        const bQueries = await queryCount(b)
         expect((await eventuallyHit(b, '/products/11'))?.headers['x-cache']).toBe('HIT')
+        expect(await queryCount(b), 'the second instance loaded the product itself').toBe(bQueries)
         for (const [writer, reader] of [
           [a, b],
           [b, a],
