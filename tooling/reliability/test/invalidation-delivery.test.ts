@@ -4,6 +4,7 @@
 // store refused (KeyDB down) must not be lost, even when KeyDB restarts with the old entries in it.
 
 import { Cache, KeydbStore } from '@fastkey/fastify-cache'
+import { busOf } from '@fastkey/fastify-cache/testing'
 import { eventually, type RedisProcess } from '@fastkey/test-services'
 import { Redis } from 'ioredis'
 import { beforeAll, describe, expect } from 'vitest'
@@ -259,3 +260,113 @@ function writesWhileDown(subscriberLateMs: number): void {
     },
   )
 }
+
+/** How late B hears A's plain heartbeats: longer than a heartbeat period, so one is always in flight. */
+const RELAY_LATE_MS = 300
+const REORDER_TRIALS = 10
+/** How long B reads the deleted key while A holds the delete. */
+const HOLD_READ_MS = 400
+
+/**
+ * A subscriber on `port` that hears the plain heartbeats (`h`) of the instance `from()` names
+ * RELAY_LATE_MS late, and everything else at once: on a cluster a message published on one master
+ * reaches the instances on the others by relay, a confirmed one (a holding heartbeat) directly from
+ * every master, so a peer's older heartbeat can arrive after its newer holding one.
+ */
+function reorderingSubscriber(ctx: ScenarioContext, port: number, from: () => string): Redis {
+  const client = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 0 })
+  client.on('error', () => {})
+  ctx.defer(() => client.disconnect())
+  const emit = client.emit.bind(client)
+  client.emit = ((event: string | symbol, ...args: unknown[]) => {
+    const message = args[1]
+    if (event === 'message' && typeof message === 'string' && message.startsWith(`${from()}.`)) {
+      if (message.split(' ')[1] === 'h') {
+        setTimeout(() => emit(event, ...args), RELAY_LATE_MS).unref()
+        return true
+      }
+    }
+    return emit(event, ...args)
+  }) as typeof client.emit
+  return client
+}
+
+describe('a peer hears its messages out of order', () => {
+  beforeAll(warmUp)
+
+  scenario(
+    {
+      id: 'bus-heartbeat-after-holding',
+      area: 'races',
+      title: "A peer's older heartbeat arrives after its holding heartbeat (cluster relay)",
+      did: `instances A and B on a throwaway server (L1 on); B hears A's plain heartbeats ${RELAY_LATE_MS} ms late (what a relay between cluster masters does, seen 44 ms late on an idle host), the rest at once; ${REORDER_TRIALS} trials: A writes k, B reads it (in B's L1); A's deletes fail (injected), so A holds the delete and says so (a confirmed holding heartbeat); B reads k every 20 ms for ${HOLD_READ_MS} ms; the fault ends and A replays`,
+      criterion:
+        'while A holds the delete, B never serves the old value (an older heartbeat of A arriving after its holding one does not release it); once A replayed, B reads nothing for k',
+      timeoutMs: 90_000,
+    },
+    async (ctx) => {
+      const { fig } = ctx
+      const server = await ctx.redis()
+      const keyPrefix = 'rel-reorder'
+      const fault = { deletes: false }
+      const realA = new KeydbStore({
+        client: await connect(ctx, server.port),
+        keyPrefix,
+        commandTimeoutMs: FAST.commandTimeoutMs,
+      })
+      const storeA = new Proxy(realA, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver)
+          if (typeof value !== 'function') return value
+          if (prop !== 'delete') return value.bind(target)
+          return async (...args: unknown[]) => {
+            if (fault.deletes) throw new Error('injected: the master does not answer')
+            return value.apply(target, args)
+          }
+        },
+      })
+      const a = new Cache({ store: storeA, breaker: FAST.breaker, l1: { maxEntries: 100, ttlMs: L1_TTL_MS } })
+      ctx.defer(async () => {
+        await a.close()
+        await realA.close()
+      })
+      const subscriber = reorderingSubscriber(ctx, server.port, () => busOf(a).instanceId)
+      const b = instance(ctx, await connect(ctx, server.port), keyPrefix, subscriber)
+      await Promise.all([a.ready(), b.ready()])
+      await sleep(RELAY_LATE_MS + 300) // B has heard A
+      let held = 0
+      let replayed = 0
+      for (let trial = 0; trial < REORDER_TRIALS; trial++) {
+        const key = `k${trial}`
+        const old = `old-${trial}`
+        await a.set(key, old, { ttlMs: 60_000 })
+        if (!(await eventually(async () => (await b.get(key)) === old, 2_000)))
+          fig.error(`trial ${trial}: B never read ${key} before the delete`)
+        fault.deletes = true
+        const outcome = await a.delete(key).then(
+          () => 'resolved',
+          (error: { code?: string }) => error.code ?? 'error',
+        )
+        if (outcome === 'FST_CACHE_INVALIDATION_PENDING') held++
+        else fig.error(`trial ${trial}: delete() with deletes failing ended ${outcome}`)
+        const until = performance.now() + HOLD_READ_MS
+        while (performance.now() < until && a.pendingInvalidations.keys > 0) {
+          fig.requests++
+          if ((await b.get(key)) === old)
+            fig.violation(`trial ${trial}: B served ${key} = ${old} while A held its delete`)
+          await sleep(20)
+        }
+        fault.deletes = false
+        if (await eventually(async () => a.pendingInvalidations.keys === 0, 5_000)) replayed++
+        if (!(await eventually(async () => (await b.get(key)) === undefined, 5_000)))
+          fig.violation(`trial ${trial}: B still read ${key} 5 s after A replayed its delete`)
+      }
+      fig.set('deletes held / replayed', `${held} / ${replayed}`)
+
+      expect(fig.errors).toBe(0)
+      expect(fig.violations).toBe(0)
+      expect(held).toBe(REORDER_TRIALS)
+      expect(replayed).toBe(REORDER_TRIALS)
+    },
+  )
+})

@@ -285,10 +285,11 @@ export class Bus {
     const fromSelf = sender.startsWith(this.instanceId) && sender[this.instanceId.length] === '.'
     if (fromSelf) this.#echoes.get(sender)?.()
     else {
-      const peer = sender.slice(0, sender.lastIndexOf('.'))
-      if (kind === BUS_BYE) this.#peers.left(peer)
-      else if (kind === BUS_HOLDING) this.#peers.holding(peer)
-      else this.#peers.heard(peer)
+      const dot = sender.lastIndexOf('.')
+      const [peer, seq] = [sender.slice(0, dot), Number(sender.slice(dot + 1))]
+      if (kind === BUS_BYE) this.#peers.left(peer, seq)
+      else if (kind === BUS_HOLDING) this.#peers.holding(peer, seq)
+      else this.#peers.heard(peer, seq)
     }
     const list = this.#listeners.get(kind)
     if (!list) return

@@ -16,6 +16,14 @@ export const SETTLE_MS = 3_000
  */
 export class Peers {
   readonly #heardAt = new Map<string, number>()
+  /**
+   * The newest message (its sequence number) that changed what is known of each peer, kept PEER_TTL_MS
+   * after it was last heard (after its goodbye too). A peer's messages can arrive out of order: one
+   * published on a single master of a cluster reaches the instances on the other masters by relay
+   * (seen 35 ms late), one published on every master (a confirmed holding heartbeat) directly. An
+   * older heartbeat arriving after a newer holding one must not release the peer.
+   */
+  readonly #latest = new Map<string, { seq: number; at: number }>()
   readonly #awaiting = new Set<string>()
   /** Peers whose last heartbeat said they hold invalidations they could not apply. */
   readonly #holding = new Set<string>()
@@ -34,7 +42,9 @@ export class Peers {
     return this.#heardAt.size
   }
 
-  heard(id: string): void {
+  /** A message from peer `id` with sequence number `seq`: it is alive (and not holding, if newest). */
+  heard(id: string, seq: number): void {
+    if (!this.#newest(id, seq)) return
     this.#heardAt.set(id, performance.now())
     this.#holding.delete(id)
     if (this.#awaiting.delete(id) && this.#awaiting.size === 0) this.#stopTimer()
@@ -45,13 +55,15 @@ export class Peers {
    * heartbeat (it replayed them), its goodbye, or PEER_TTL_MS without a word (it died: what it held
    * is lost, and waiting longer would not bring it back).
    */
-  holding(id: string): void {
+  holding(id: string, seq: number): void {
+    if (!this.#newest(id, seq)) return
     this.#heardAt.set(id, performance.now())
     this.#holding.add(id)
   }
 
   /** A peer said goodbye (closed): not awaited, not a peer. */
-  left(id: string): void {
+  left(id: string, seq: number): void {
+    if (!this.#newest(id, seq)) return
     this.#heardAt.delete(id)
     this.#holding.delete(id)
     if (this.#awaiting.delete(id) && this.#awaiting.size === 0) this.#stopTimer()
@@ -84,7 +96,25 @@ export class Peers {
     this.#holding.clear()
   }
 
+  /** Whether `seq` is the newest message heard from `id` (remembered as such if so). */
+  #newest(id: string, seq: number): boolean {
+    const latest = this.#latest.get(id)
+    const now = performance.now()
+    if (latest && latest.seq >= seq) {
+      latest.at = now
+      return false
+    }
+    if (latest) Object.assign(latest, { seq, at: now })
+    else {
+      // A new peer (rare: instances start): also the time to forget the long-gone ones.
+      this.#forgetOld(now)
+      this.#latest.set(id, { seq, at: now })
+    }
+    return true
+  }
+
   #forgetOld(now: number): void {
+    for (const [id, { at }] of this.#latest) if (now - at > PEER_TTL_MS) this.#latest.delete(id)
     for (const [id, at] of this.#heardAt)
       if (now - at > PEER_TTL_MS) {
         this.#heardAt.delete(id)
