@@ -289,7 +289,8 @@ export class Bus {
       const [peer, seq] = [sender.slice(0, dot), Number(sender.slice(dot + 1))]
       if (kind === BUS_BYE) this.#peers.left(peer, seq)
       else if (kind === BUS_HOLDING) this.#peers.holding(peer, seq)
-      else this.#peers.heard(peer, seq)
+      else if (kind === BUS_HEARTBEAT) this.#peers.heard(peer, seq)
+      else this.#peers.spoke(peer, seq)
     }
     const list = this.#listeners.get(kind)
     if (!list) return

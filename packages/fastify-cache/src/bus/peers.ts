@@ -42,11 +42,23 @@ export class Peers {
     return this.#heardAt.size
   }
 
-  /** A message from peer `id` with sequence number `seq`: it is alive (and not holding, if newest). */
+  /** A plain heartbeat from peer `id` (sequence number `seq`): alive, and not holding if newest. */
   heard(id: string, seq: number): void {
     if (!this.#newest(id, seq)) return
     this.#heardAt.set(id, performance.now())
     this.#holding.delete(id)
+    if (this.#awaiting.delete(id) && this.#awaiting.size === 0) this.#stopTimer()
+  }
+
+  /**
+   * Any other message from peer `id` (invalidations, tags): it is alive and has spoken, but it is not
+   * released if holding: a peer replaying what it holds sends its deletes before it knows whether the
+   * whole replay succeeded; only its plain heartbeat says it did. Its order is not checked (a drop
+   * is safe in any order), except that a late one does not bring back a peer that said goodbye.
+   */
+  spoke(id: string, seq: number): void {
+    if (!this.#heardAt.has(id) && (this.#latest.get(id)?.seq ?? -1) > seq) return
+    this.#heardAt.set(id, performance.now())
     if (this.#awaiting.delete(id) && this.#awaiting.size === 0) this.#stopTimer()
   }
 

@@ -69,8 +69,14 @@ describe('Peers', () => {
     expect(peers.settled).toBe(false)
     peers.heard('a', 4)
     expect(peers.settled).toBe(true)
-    peers.left('a', 6)
-    peers.heard('a', 5) // sent before its goodbye
+    peers.holding('a', 5)
+    peers.spoke('a', 6) // a delete of its replay: the replay may still fail
+    expect(peers.settled).toBe(false)
+    peers.heard('a', 7)
+    expect(peers.settled).toBe(true)
+    peers.left('a', 9)
+    peers.heard('a', 8) // sent before its goodbye
+    peers.spoke('a', 8)
     expect(peers.known).toBe(0)
     peers.close()
   })
