@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { prewarm } from './http-bench.js'
 import type { Loader } from './load.js'
+import { MODES } from './modes.js'
 import { BENCH_DIR, cpuMicros, startServer } from './proc.js'
 
 interface ProfileNode {
@@ -90,6 +91,8 @@ export async function profileHotPaths(o: {
   keys: number[]
   /** Modes to profile (default the floor, the L1 hit and the KeyDB hit). */
   modes?: string[]
+  /** Nodes (host:port,…) of the cluster a cluster mode connects to. */
+  cluster?: string
 }): Promise<void> {
   const out = join(BENCH_DIR, '.out')
   mkdirSync(out, { recursive: true })
@@ -114,6 +117,7 @@ export async function profileHotPaths(o: {
         String(keys),
         '--ttl',
         '3600000',
+        ...(o.cluster && MODES.find((m) => m.name === mode)?.cluster ? ['--cluster', o.cluster] : []),
       ],
       { cpu: 0 },
     )

@@ -232,6 +232,10 @@ async function main(): Promise<void> {
   }
 
   if (args.profile) {
+    const profiled = args.modes?.split(',') ?? []
+    const profileCluster = MODES.some((m) => m.cluster && profiled.includes(m.name))
+      ? clusterNodes(log)
+      : undefined
     await profileHotPaths({
       token,
       load,
@@ -240,6 +244,12 @@ async function main(): Promise<void> {
       connections: connectionCounts[0]!,
       keys: keyCounts,
       ...(args.modes && { modes: args.modes.split(',') }),
+      ...(profileCluster && { cluster: profileCluster.nodes }),
+    }).finally(async () => {
+      // The profiled servers store with the run's token, as a full run does: remove what they left.
+      await cleanupRedis(token).catch(() => -1)
+      if (profileCluster) await cleanupCluster(profileCluster.nodes, token).catch(() => -1)
+      profileCluster?.stop()
     })
     return
   }
