@@ -232,8 +232,8 @@ async function main(): Promise<void> {
   }
 
   if (args.profile) {
-    const profiled = args.modes?.split(',') ?? []
-    const profileCluster = MODES.some((m) => m.cluster && profiled.includes(m.name))
+    const profiled = args.modes?.split(',')
+    const profileCluster = MODES.some((m) => m.cluster && profiled?.includes(m.name))
       ? clusterNodes(log)
       : undefined
     await profileHotPaths({
@@ -243,7 +243,7 @@ async function main(): Promise<void> {
       durationS: Number(args.duration),
       connections: connectionCounts[0]!,
       keys: keyCounts,
-      ...(args.modes && { modes: args.modes.split(',') }),
+      ...(profiled && { modes: profiled }),
       ...(profileCluster && { cluster: profileCluster.nodes }),
     }).finally(async () => {
       // The profiled servers store with the run's token, as a full run does: remove what they left.
