@@ -53,7 +53,7 @@ function expectNothingRaw(...secrets: string[]): void {
       for (const secret of secrets) expect(String(value)).not.toContain(secret)
 }
 
-/** A route's responses end their trace in onResponse, after inject() resolved: wait for it. */
+/** A route's responses end their trace when the response closes, after inject() resolved: wait for it. */
 async function settled(count: number, name: string): Promise<void> {
   for (let i = 0; i < 100 && spans(name).length < count; i++) await sleep(5)
 }

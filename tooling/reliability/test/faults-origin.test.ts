@@ -1,6 +1,7 @@
+import { request as httpRequest } from 'node:http'
 import { beforeAll, describe, expect } from 'vitest'
 import { buildApp, sharedRedisNamespace } from '../src/apps.js'
-import { expectOk, load, type Shot, shoot, sleep } from '../src/load.js'
+import { deferred, expectOk, httpGet, load, type Shot, shoot, sleep } from '../src/load.js'
 import { testDatabase } from '../src/postgres.js'
 import { scenario } from '../src/scenario.js'
 import { warmUp } from '../src/warm-up.js'
@@ -92,6 +93,61 @@ describe('origin (Postgres) faults', () => {
       expect(insideAttempts).toBeLessThanOrEqual(insideRequests)
       expect(afterAttempts - quietAttempts).toBe(2) // both post-grace requests asked the origin: nothing was stored
       expect(hit.xCache).toBe('HIT')
+    },
+  )
+
+  const WAITERS = 20
+  scenario(
+    {
+      id: 'origin-client-gone-during-fill',
+      area: 'faults',
+      title: 'Client gone while the origin hangs on its fill',
+      did: `route on KeyDB (lock wait 5 s, the default), listening on a real port; a client asks a cold key and disconnects while the origin call for it hangs; then ${WAITERS} concurrent requests for that key over HTTP while the hung call still runs`,
+      criterion: `every one of the ${WAITERS} answers 200 in the origin's time (under 2.5 s, half the lock wait), with one origin call between them: the disconnected request's fill ended with its response, it did not hold the lock and its waiters for the whole lock wait`,
+    },
+    async (ctx) => {
+      const { fig } = ctx
+      const { url, namespace } = await sharedRedisNamespace(ctx, 'client-gone')
+      const hung = deferred<void>()
+      const entered = deferred<void>()
+      let calls = 0
+      ctx.defer(() => hung.resolve())
+      const app = await buildApp(ctx, {
+        keydb: { url },
+        cache: { keyPrefix: namespace },
+        routes: (app) =>
+          app.get('/items/:id', { config: { cache: { ttlMs: 60_000 } } }, async (req) => {
+            calls++
+            fig.origin()
+            if (calls === 1) {
+              entered.resolve()
+              await hung.promise
+            } else await sleep(20)
+            return { id: (req.params as { id: string }).id, call: calls }
+          }),
+      })
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+      const gone = httpRequest(`${base}/items/1`)
+      gone.on('error', () => {}) // destroyed on purpose
+      gone.end()
+      await entered.promise
+      gone.destroy()
+      await sleep(50) // the server sees the socket close
+
+      const started = performance.now()
+      const waiters = await Promise.all(
+        Array.from({ length: WAITERS }, () => httpGet(`${base}/items/1`, fig)),
+      )
+      const slowestMs = performance.now() - started
+      fig.set('slowest waiter ms', Math.round(slowestMs))
+      fig.set('origin calls for the waiters', calls - 1)
+      expectOk(fig, waiters, 'after the client left')
+      if (slowestMs >= 2_500) fig.violation(`the waiters took ${Math.round(slowestMs)} ms: the lock was held`)
+      if (calls - 1 !== 1) fig.violation(`${calls - 1} origin calls for ${WAITERS} waiters`)
+      hung.resolve()
+
+      expect(fig.details).toEqual([])
     },
   )
 })

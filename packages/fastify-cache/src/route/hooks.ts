@@ -7,7 +7,7 @@ import type { FillTicket } from '../engine/ticket.js'
 import { errors } from '../errors.js'
 import { lookupChannel } from '../tracing/channels.js'
 import type { CachedRoute } from './cached-route.js'
-import { closeLookup, noteLookupTier, openLookup } from './lookup-trace.js'
+import { noteLookupTier, openLookup } from './lookup-trace.js'
 import { REFRESH_HEADER, replayInjected } from './refresh.js'
 import { sendEntry } from './reply.js'
 import { checkReplyPolicy, type ReplyCachePolicy } from './reply-policy.js'
@@ -35,7 +35,7 @@ export function cacheLookup(
   let decision: Decision | Promise<Decision> | undefined
   try {
     // One check when nobody listens: the hit path builds no trace context.
-    if (lookupChannel.hasSubscribers) openLookup(route, request)
+    if (lookupChannel.hasSubscribers) openLookup(route, request, reply)
     // A request a background refresh injected runs the handler for that refresh's ticket.
     const refreshing = claimRefresh(route, request)
     if (refreshing) {
@@ -195,6 +195,11 @@ function startLoad(
     replyPolicy: undefined,
     varyNames: route.vary.names,
   }
+  // Whatever happened (finished, aborted, an error before onSend), the lock and the waiters must be
+  // released; abandoning a ticket the response completed does nothing. `close` rather than an
+  // onResponse hook: it also comes when the client went away, and a hit (no ticket) listens for
+  // nothing, where a route-level onResponse hook made Fastify listen on every response.
+  reply.raw.once('close', () => void ticket.abandon())
 }
 
 /**
@@ -280,18 +285,6 @@ function finishOnSend(
     result = payload
   }
   done(null, result)
-}
-
-/** Whatever happened (abort, error before onSend), the lock and the waiters must be released. */
-export function cacheOnResponse(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  done: HookHandlerDoneFunction,
-): void {
-  const state = (request as StatefulRequest)[kCacheState]
-  if (state) void state.ticket.abandon()
-  if (lookupChannel.hasSubscribers) closeLookup(request, reply)
-  done()
 }
 
 /**

@@ -5,9 +5,9 @@ import { begin, finish } from '../tracing/publish.js'
 import type { CachedRoute } from './cached-route.js'
 
 /**
- * The `fastkey:cache:lookup` trace of one cached request, from the lookup hook to onResponse (the
- * status is known only then). Kept beside the request, not on it: nothing is added to the request
- * object when nobody listens, and a request that never ends is collected with its trace.
+ * The `fastkey:cache:lookup` trace of one cached request, from the lookup hook to the response's
+ * `close` (the status is known only then). Kept beside the request, not on it: nothing is added to
+ * the request object when nobody listens, and a request that never ends is collected with its trace.
  */
 const traces = new WeakMap<FastifyRequest, LookupTraceContext>()
 
@@ -18,10 +18,11 @@ const OUTCOMES: Record<string, LookupTraceContext['outcome']> = {
   BYPASS: 'bypass',
 }
 
-/** The hook calls these only after `lookupChannel.hasSubscribers`. */
-export function openLookup(route: CachedRoute, request: FastifyRequest): void {
+/** Called only after `lookupChannel.hasSubscribers`; the trace ends when the response closes. */
+export function openLookup(route: CachedRoute, request: FastifyRequest, reply: FastifyReply): void {
   // A second lookup on the same request (none today) keeps the first trace.
   if (traces.has(request)) return
+  reply.raw.once('close', () => closeLookup(request, reply))
   const context: LookupTraceContext = {
     operation: 'lookup',
     route: route.compiled.route,

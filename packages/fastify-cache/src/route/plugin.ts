@@ -4,14 +4,7 @@ import { Cache } from '../engine/cache.js'
 import { engineOf } from '../engine/internal.js'
 import { type CachedRoute, cachedRoute } from './cached-route.js'
 import { RouteControl } from './control.js'
-import {
-  cacheLookup,
-  cacheOnResponse,
-  cacheOnSend,
-  cachePreSerialization,
-  kCacheState,
-  replyCachePolicy,
-} from './hooks.js'
+import { cacheLookup, cacheOnSend, cachePreSerialization, kCacheState, replyCachePolicy } from './hooks.js'
 import {
   type FastifyCacheOptions,
   type ResolvedPluginOptions,
@@ -74,7 +67,6 @@ function addHooks(route: RouteOptions, cached: CachedRoute): void {
   else route.onRequest = [...toArray(route.onRequest), lookup] as never
   route.preSerialization = [...toArray(route.preSerialization), cachePreSerialization] as never
   route.onSend = [...toArray(route.onSend), cacheOnSend] as never
-  route.onResponse = [...toArray(route.onResponse), cacheOnResponse] as never
 }
 
 const plugin: FastifyPluginAsync<FastifyCacheOptions> = async (fastify, rawOptions) => {

@@ -15,7 +15,7 @@ export const INVALIDATE_CHANNEL = 'fastkey:cache:invalidate'
 export type TraceTier = HitTier | 'none'
 
 /**
- * One cached route request, from the lookup hook to the response (`asyncEnd` in onResponse).
+ * One cached route request, from the lookup hook to the response (`asyncEnd` when it closes).
  * `outcome` is what `x-cache` said; `tier`, `outcome` and `status` are set when it ends.
  */
 export interface LookupTraceContext {
