@@ -63,7 +63,30 @@ function encodeHeaders(headers: StoredHeaders): string {
   return out
 }
 
+/**
+ * Header sets already decoded, by their stored text. Why: the responses of a route mostly carry the
+ * same headers (cache-control, content-language, a served-by), and a KeyDB hit would otherwise split
+ * the text and build an object on every hit. Hits share the frozen set, as L1 hits share their entry.
+ * Bounded in count and text length; emptied when full, so sets that differ per entry (a `link` per
+ * page) cost one Map lookup more than before, nothing else.
+ */
+const SHARED_SETS_MAX = 256
+const SHARED_TEXT_MAX = 1024
+const sharedSets = new Map<string, StoredHeaders>()
+
 function decodeHeaders(text: string): StoredHeaders | undefined {
+  if (text.length > SHARED_TEXT_MAX) return parseHeaders(text)
+  const known = sharedSets.get(text)
+  if (known !== undefined) return known
+  const headers = parseHeaders(text)
+  if (headers === undefined) return undefined
+  if (sharedSets.size >= SHARED_SETS_MAX) sharedSets.clear()
+  sharedSets.set(text, headers)
+  return headers
+}
+
+/** Frozen (arrays too): one decoded set may be replayed by many hits at once. */
+function parseHeaders(text: string): StoredHeaders | undefined {
   if (text === '') return NO_HEADERS
   const parts = text.split('\0')
   if (parts.length % 2 !== 0) return undefined
@@ -76,7 +99,8 @@ function decodeHeaders(text: string): StoredHeaders | undefined {
     else if (typeof seen === 'string') headers[name] = [seen, value]
     else seen.push(value)
   }
-  return headers
+  for (const name in headers) if (typeof headers[name] !== 'string') Object.freeze(headers[name])
+  return Object.freeze(headers)
 }
 
 export function encodeEntry(entry: CacheEntry): Buffer {

@@ -63,6 +63,28 @@ describe('entry codec', () => {
     expect(decodeEntry(negativeWindow)).toBeUndefined()
   })
 
+  it('shares one frozen header set between entries that stored the same headers', () => {
+    const a = decodeEntry(encodeEntry(entry({ body: Buffer.from('a') })))!
+    const b = decodeEntry(encodeEntry(entry({ body: Buffer.from('b') })))!
+    expect(b.headers).toBe(a.headers)
+    expect(Object.isFrozen(a.headers)).toBe(true)
+    expect(Object.isFrozen(a.headers.link)).toBe(true)
+    const other = decodeEntry(encodeEntry(entry({ headers: { 'x-total-count': '91' } })))!
+    expect(other.headers).not.toBe(a.headers)
+    expect(other.headers).toEqual({ 'x-total-count': '91' })
+  })
+
+  it('decodes every header set right past the bound of shared sets and for long texts', () => {
+    for (let i = 0; i < 600; i++) {
+      const headers = { 'x-page': String(i), link: [`</p?page=${i + 1}>; rel="next"`, '</p>; rel="first"'] }
+      expect(decodeEntry(encodeEntry(entry({ headers })))!.headers).toEqual(headers)
+    }
+    const long = { 'x-long': 'v'.repeat(5000) }
+    const first = decodeEntry(encodeEntry(entry({ headers: long })))!
+    expect(first.headers).toEqual(long)
+    expect(Object.isFrozen(first.headers)).toBe(true)
+  })
+
   it('computes a strong etag from the body only', () => {
     const a = computeEtag(Buffer.from('x'))
     expect(a).toMatch(/^"[\w-]+"$/)
