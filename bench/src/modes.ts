@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { FastkeyVariant } from './fastkey.js'
 import { EXTRA_HEADERS, type Item } from './item.js'
@@ -70,6 +71,33 @@ export const MODES: HttpMode[] = [
         for (const [name, value] of EXTRA_HEADERS) reply.header(name, value)
         return reply.type('application/json').send(body)
       })
+    },
+  },
+  {
+    // What any cache that answers in onRequest pays before its own lookup: the floor's bytes, sent as
+    // a Buffer from a route's onRequest hook with the three headers a fastkey hit adds (x-cache, age,
+    // etag). The L1 hit against it is fastkey's own cost; against the floor, also the hook's.
+    name: 'floor-onrequest',
+    label: 'floor sent from onRequest, 3 cache headers (reference)',
+    group: 'reference',
+    fastkey: false,
+    async setup(app, ctx) {
+      const bodies = ctx.bodies.map((body) => Buffer.from(body))
+      // The etag fastify-cache computes at fill time (a SHA-1 of the body).
+      const etags = bodies.map((body) => `"${createHash('sha1').update(body).digest('base64url')}"`)
+      app.get<{ Params: { id: string } }>(
+        '/item/:id',
+        {
+          onRequest: (req, reply, done) => {
+            const id = Number(req.params.id)
+            const body = bodies[id]
+            if (body === undefined) return done()
+            reply.header('x-cache', 'HIT').header('age', '0').header('etag', etags[id])
+            reply.header('content-type', 'application/json; charset=utf-8').send(body)
+          },
+        },
+        (_req, reply) => reply.code(404).send(),
+      )
     },
   },
   {

@@ -127,7 +127,8 @@ function itemSpecs(names?: string[], cluster?: string): ServerSpec[] {
     maxKeys,
     ...(m.sweep && { sweep: true }),
     ...(m.cluster && { cluster: true }),
-    countsOrigin: m.group !== 'floor' && m.name !== 'floor-headers',
+    // The floor and its references answer without an origin.
+    countsOrigin: m.group !== 'floor' && !m.name.startsWith('floor-'),
   }))
 }
 

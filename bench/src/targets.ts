@@ -66,6 +66,14 @@ export function evaluate(r: Results): Target[] {
     })
   }
   floorTarget('fk-l1', 'L1 hit', 0.92)
+  const mainCell = cells.find((c) => c.main)
+  if (mainCell && modeIn(mainCell, 'fk-l1') && modeIn(mainCell, 'floor-onrequest')) {
+    // What fastkey's own code costs, apart from answering in onRequest at all (the reference mode).
+    const ref = modeIn(mainCell, 'floor-onrequest')!
+    targets[targets.length - 1]!.figure +=
+      `; in ${cellName(mainCell)} the floor sent from onRequest with the same 3 cache headers is ${x(ref.ratioToFloor)} (CPU ${x(ref.cpuRatioToFloor)}), ` +
+      `the L1 hit ÷ that reference ${x(mainCell.pairRatio('fk-l1', 'floor-onrequest'))} (CPU ${x(mainCell.pairRatio('fk-l1', 'floor-onrequest', 'cpu'))})`
+  }
   floorTarget('fk-keydb', 'KeyDB-only hit', 0.85)
   floorTarget('fk-keydb-tags', 'KeyDB hit with tags', 0.8)
 
