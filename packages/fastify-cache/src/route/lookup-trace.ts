@@ -44,7 +44,7 @@ export function noteLookupTier(request: FastifyRequest, tier: HitTier): void {
  * The response is over: the outcome is what `x-cache` said (none: the cache stepped aside after a
  * failure of its own, a bypass), the status what the client got.
  */
-export function closeLookup(request: FastifyRequest, reply: FastifyReply): void {
+function closeLookup(request: FastifyRequest, reply: FastifyReply): void {
   const context = traces.get(request)
   if (!context) return
   traces.delete(request)
